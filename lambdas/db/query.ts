@@ -1,0 +1,173 @@
+/**
+ * Query helpers: the one place that knows how values cross the three engines and the
+ * Data API's limits (typed parameters, 1 MiB responses).
+ */
+import { sql, type QueryExecutorProvider, type RawBuilder, type SelectQueryBuilder } from 'kysely';
+
+/** A jsonb value. The Data API cannot bind objects; a string cast to jsonb works everywhere. */
+export function json<T>(value: T): RawBuilder<T> {
+  return sql<T>`cast(${JSON.stringify(value)} as jsonb)`;
+}
+
+/** A calendar date ('YYYY-MM-DD') bound as a date on every engine. */
+export function dateValue(day: string): RawBuilder<string> {
+  return sql<string>`cast(${day} as date)`;
+}
+
+/** Normalizes a date column as read by any engine (string or Date at UTC midnight) to 'YYYY-MM-DD'. */
+export function dateOnly(value: string | Date | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  return typeof value === 'string' ? value.slice(0, 10) : value.toISOString().slice(0, 10);
+}
+
+/** count(*) and int8 come back as string (node-postgres), number (PGlite) or long (Data API). */
+export function toNumber(value: string | number | bigint | null | undefined): number {
+  return value === null || value === undefined ? 0 : Number(value);
+}
+
+/** The SQLSTATE of a database error from any engine (the Data API puts it in the message). */
+export function sqlState(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  return /SQLState: ([0-9A-Z]{5})/.exec(error.message)?.[1];
+}
+
+export const isUniqueViolation = (error: unknown) => sqlState(error) === '23505';
+export const isForeignKeyViolation = (error: unknown) => sqlState(error) === '23503';
+
+// ---------------------------------------------------------------------------------
+// Keyset pagination
+
+/**
+ * The most a page may weigh. The Data API refuses responses over 1 MiB; its JSON
+ * encoding wraps every value ({"stringValue": ...}), so pages are sized against a
+ * budget well below the limit, measured in the database before anything is sent.
+ */
+export const PAGE_BYTE_BUDGET = 768 * 1024;
+/** Data API encoding overhead per column and value, on top of the value's JSON text. */
+const PER_COLUMN_OVERHEAD = 24;
+
+export interface KeysetColumn {
+  /** Column name as it appears in the query's select list. */
+  column: string;
+  direction?: 'asc' | 'desc';
+}
+
+export interface KeysetPageOptions {
+  /** Sort keys; the last one must be unique (use gid). */
+  keys: KeysetColumn[];
+  limit: number;
+  /** Opaque cursor from a previous page's `next`. */
+  after?: string | null;
+  byteBudget?: number;
+}
+
+export interface KeysetPage<Row> {
+  rows: Row[];
+  /** Cursor for the following page, or null on the last page. */
+  next: string | null;
+}
+
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('The pagination offset is not valid; use next_page.offset from a previous response');
+  }
+}
+
+/** A key value in a cursor; timestamps are tagged so they are bound as timestamps again. */
+type CursorValue = string | number | boolean | null | { ts: string };
+
+export function encodeCursor(values: CursorValue[]): string {
+  return Buffer.from(JSON.stringify(values)).toString('base64url');
+}
+
+const isCursorValue = (v: unknown): v is CursorValue =>
+  v === null ||
+  ['string', 'number', 'boolean'].includes(typeof v) ||
+  (typeof v === 'object' && Object.keys(v as object).length === 1 && typeof (v as { ts?: unknown }).ts === 'string' && !Number.isNaN(Date.parse((v as { ts: string }).ts)));
+
+/** Decodes a cursor made by encodeCursor for `length` keys; anything else is an InvalidCursorError. */
+export function decodeCursor(cursor: string, length: number): CursorValue[] {
+  let values: unknown;
+  try {
+    if (!/^[A-Za-z0-9_-]{1,2048}$/.test(cursor)) throw new InvalidCursorError();
+    values = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidCursorError();
+  }
+  if (!Array.isArray(values) || values.length !== length || !values.every(isCursorValue)) throw new InvalidCursorError();
+  return values;
+}
+
+function toCursorValue(value: unknown): CursorValue {
+  if (value instanceof Date) return { ts: value.toISOString() };
+  if (typeof value === 'bigint') return value.toString();
+  return value as CursorValue;
+}
+
+function bindCursorValue(value: CursorValue): RawBuilder<unknown> {
+  return value !== null && typeof value === 'object' ? sql`cast(${value.ts} as timestamptz)` : sql`${value}`;
+}
+
+const direction = (k: KeysetColumn) => sql.raw(k.direction === 'desc' ? 'desc' : 'asc');
+const orderBy = (alias: string, keys: KeysetColumn[]) => sql.join(keys.map((k) => sql`${sql.ref(`${alias}.${k.column}`)} ${direction(k)}`));
+
+/** (k1, k2, ...) strictly after (v1, v2, ...) in key order, for any mix of directions. */
+function afterPredicate(keys: KeysetColumn[], values: CursorValue[]): RawBuilder<boolean> {
+  const [key, ...restKeys] = keys;
+  const [value, ...restValues] = values;
+  const ref = sql.ref(`page_source.${key!.column}`);
+  const bound = bindCursorValue(value ?? null);
+  const op = sql.raw(key!.direction === 'desc' ? '<' : '>');
+  if (restKeys.length === 0) return sql<boolean>`${ref} ${op} ${bound}`;
+  return sql<boolean>`(${ref} ${op} ${bound} or (${ref} = ${bound} and ${afterPredicate(restKeys, restValues)}))`;
+}
+
+/**
+ * One page of `query` in key order after the cursor: at most `limit` rows and at most
+ * `byteBudget` bytes as the Data API would encode them (always at least one row; the
+ * Data API caps a row at 64 KB). The byte accounting runs in the database as a running
+ * sum over the candidate rows, so an oversized page is never sent. Rows come back
+ * without the helper's bookkeeping columns. `db` is the Kysely instance or transaction
+ * to run on.
+ */
+export async function keysetPage<Row extends object>(
+  db: QueryExecutorProvider,
+  query: SelectQueryBuilder<any, any, Row>,
+  options: KeysetPageOptions,
+): Promise<KeysetPage<Row>> {
+  const { keys, limit } = options;
+  if (keys.length === 0) throw new Error('keysetPage needs at least one key');
+  if (!Number.isInteger(limit) || limit < 1) throw new Error('keysetPage needs a positive integer limit');
+  const budget = options.byteBudget ?? PAGE_BYTE_BUDGET;
+  const after = options.after ? decodeCursor(options.after, keys.length) : null;
+  const order = orderBy('page_source', keys);
+  // One row beyond the limit is fetched to learn whether another page follows.
+  const { rows } = await sql<Row & { _page_bytes: number; _page_row: number; _page_candidates: number }>`
+    select sized.* from (
+      select candidates.*,
+        sum(candidates._row_bytes) over (order by ${orderBy('candidates', keys)} rows unbounded preceding) as _page_bytes,
+        row_number() over (order by ${orderBy('candidates', keys)}) as _page_row,
+        count(*) over () as _page_candidates
+      from (
+        select page_source.*,
+          octet_length(row_to_json(page_source)::text)
+            + ${sql.lit(PER_COLUMN_OVERHEAD)} * (select count(*) from json_object_keys(row_to_json(page_source))) as _row_bytes
+        from (${query}) as page_source
+        ${after ? sql`where ${afterPredicate(keys, after)}` : sql``}
+        order by ${order}
+        limit ${sql.lit(limit + 1)}
+      ) as candidates
+    ) as sized
+    where sized._page_row = 1 or sized._page_bytes <= ${sql.lit(budget)}
+    order by ${orderBy('sized', keys)}`.execute(db);
+  const candidates = toNumber(rows[0]?._page_candidates);
+  const more = candidates > rows.length || rows.length > limit;
+  const pageRows = rows.slice(0, limit).map((r) => {
+    const { _page_bytes, _page_row, _page_candidates, _row_bytes, ...row } = r as typeof r & { _row_bytes: unknown };
+    return row as unknown as Row;
+  });
+  const last = pageRows.at(-1) as Record<string, unknown> | undefined;
+  return { rows: pageRows, next: more && last ? encodeCursor(keys.map((k) => toCursorValue(last[k.column]))) : null };
+}

@@ -1,0 +1,20 @@
+import { PGlite } from '@electric-sql/pglite';
+import { sql } from 'kysely';
+import { DataApiStandIn } from '../support/data-api-standin.js';
+import { dataApiDatabase } from '../../lambdas/db/database.js';
+import { migrate, loadMigrations } from '../../lambdas/db/migrator.js';
+test('s', async () => {
+  const pg = await PGlite.create();
+  const standIn = new DataApiStandIn(pg);
+  const { db } = dataApiDatabase({ client: standIn.client(), resourceArn: 'arn:r', secretArn: 'arn:s', database: 'postgres' });
+  console.log(await migrate(db, await loadMigrations()));
+  await db.insertInto('organizations').values({ gid: '1', name: 'Acme', created_at: new Date('2026-01-02T03:04:05.678Z') }).execute();
+  console.log(await db.selectFrom('organizations').selectAll().execute());
+  console.log(await sql`select now() as n, 1::int8 as b, '{"a":[1]}'::jsonb as j, current_date as d, 1.5::numeric as x, array['a','b'] as arr, true as t`.execute(db));
+  await expect(sql`select 1 from organizations where created_at = ${'2026-01-02'}`.execute(db)).rejects.toThrow(/operator does not exist/);
+  await db.transaction().execute(async (trx) => { await trx.insertInto('users').values({gid:'u1', email:'a@b.c', name:'A'}).execute(); });
+  await expect(db.transaction().execute(async (trx) => { await trx.insertInto('users').values({gid:'u2', email:'a2@b.c', name:'A'}).execute(); throw new Error('boom'); })).rejects.toThrow('boom');
+  console.log(await db.selectFrom('users').select('gid').execute());
+  const r = await db.updateTable('users').set({name: 'B'}).where('gid','=','u1').executeTakeFirst();
+  console.log(r);
+});
