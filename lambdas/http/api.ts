@@ -1,0 +1,191 @@
+/**
+ * The API as an API Gateway REST proxy handler: route matching, input validation with
+ * zod, Asana envelopes, security headers, the body size limit, structured logs with
+ * the request id, and the one error mapping. The Lambda entry (handlers/api.ts) and the
+ * local server (local-server.ts) both call this.
+ */
+import { randomUUID } from 'node:crypto';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { z } from 'zod';
+import { logger as rootLogger } from '../shared/logger.js';
+import type { AppDeps } from './deps.js';
+import { listEnvelope, parseOptFields, project } from './envelope.js';
+import { BadRequestError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError, mapError, type ErrorEntry } from './errors.js';
+import { fullPath, queryShape, type Reply, type RequestMeta, type RouteDef } from './route.js';
+import { SECURITY_HEADERS } from './security-headers.js';
+
+export type ApiHandler = (event: APIGatewayProxyEvent, context?: Partial<Context>) => Promise<APIGatewayProxyResult>;
+
+interface CompiledRoute {
+  route: RouteDef;
+  pattern: RegExp;
+  query: z.ZodObject;
+}
+
+const PARAM = /\{([a-z_]+)\}/g;
+
+function compile(route: RouteDef): CompiledRoute {
+  const source = fullPath(route)
+    .split(PARAM)
+    .map((part, i) => (i % 2 === 1 ? `(?<${part}>[^/]+)` : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('');
+  const query = z.object(queryShape(route));
+  return { route, pattern: new RegExp(`^${source}/?$`), query };
+}
+
+/** zod issues as Asana-style error entries naming the failing field paths. */
+function issuesToEntries(error: z.ZodError, prefix: string): ErrorEntry[] {
+  return error.issues.map((issue) => {
+    const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+    return { message: `${path}: ${issue.message}` };
+  });
+}
+
+function validate<T extends z.ZodType>(schema: T, value: unknown, prefix: string): z.infer<T> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new BadRequestError(`Invalid ${prefix || 'request'}`, issuesToEntries(parsed.error, prefix));
+  return parsed.data;
+}
+
+function lowerCaseHeaders(event: APIGatewayProxyEvent): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) out[k.toLowerCase()] = v;
+  return out;
+}
+
+function queryParameters(event: APIGatewayProxyEvent): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(event.multiValueQueryStringParameters ?? {})) {
+    if (!v) continue;
+    if (v.length > 1) throw new BadRequestError(`Query parameter ${k} was given more than once`);
+    out[k] = v[0]!;
+  }
+  for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined && !(k in out)) out[k] = v;
+  return out;
+}
+
+function readBody(event: APIGatewayProxyEvent, headers: Record<string, string>, maxBytes: number): unknown {
+  if (event.body === null || event.body === undefined || event.body === '') return undefined;
+  const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
+  if (raw.length > maxBytes) throw new PayloadTooLargeError(maxBytes);
+  const type = headers['content-type'] ?? '';
+  if (!/^application\/(json|[a-z0-9.+-]+\+json)\b/i.test(type)) throw new UnsupportedMediaTypeError();
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new BadRequestError('Could not parse the request body as JSON');
+  }
+}
+
+function baseHeaders(requestId: string): Record<string, string> {
+  return { ...SECURITY_HEADERS, 'X-Request-Id': requestId };
+}
+
+function jsonResult(status: number, body: unknown, requestId: string, pretty: boolean, extra: Record<string, string> = {}): APIGatewayProxyResult {
+  return {
+    statusCode: status,
+    headers: { ...baseHeaders(requestId), 'Content-Type': 'application/json; charset=utf-8', ...extra },
+    body: JSON.stringify(body, null, pretty ? 2 : undefined),
+  };
+}
+
+export function createApiHandler(deps: AppDeps, routes: RouteDef[]): ApiHandler {
+  const compiled = routes.map(compile);
+  const maxBytes = deps.config.maxBodyBytes;
+
+  return async function handle(event, context) {
+    const started = Date.now();
+    const requestId = event.requestContext?.requestId || context?.awsRequestId || randomUUID();
+    const log = rootLogger.createChild({ persistentKeys: { request_id: requestId } });
+    const method = event.httpMethod.toUpperCase();
+    const path = event.path;
+    let operation = 'unmatched';
+    let pretty = false;
+    let result: APIGatewayProxyResult;
+    try {
+      const matches = compiled.map((c) => ({ c, m: c.pattern.exec(path) })).filter((x) => x.m);
+      if (matches.length === 0) throw new NotFoundError(`No such route: ${method} ${path.slice(0, 200)}`);
+      const hit = matches.find((x) => x.c.route.method === method || (method === 'HEAD' && x.c.route.method === 'GET'));
+      if (!hit) throw new MethodNotAllowedError(matches.map((x) => x.c.route.method));
+      const { route, query: querySchema } = hit.c;
+      operation = route.operationId;
+
+      const headers = lowerCaseHeaders(event);
+      const rawQuery = queryParameters(event);
+      pretty = rawQuery.opt_pretty === 'true' || rawQuery.opt_pretty === '';
+      const rawParams = Object.fromEntries(Object.entries(hit.m!.groups ?? {}).map(([k, v]) => [k, safeDecode(v)]));
+      const params = route.request.params ? validate(route.request.params, rawParams, 'path') : {};
+      const query = validate(querySchema, rawQuery, 'query') as Record<string, unknown>;
+      const rawBody = readBody(event, headers, maxBytes);
+      let body: unknown = {};
+      if (route.request.body) {
+        if (rawBody === undefined || rawBody === null || typeof rawBody !== 'object' || Array.isArray(rawBody) || !('data' in rawBody)) {
+          throw new BadRequestError('The request body must be a JSON object with a "data" property');
+        }
+        body = validate(route.request.body, (rawBody as { data: unknown }).data, 'data');
+      }
+      const meta: RequestMeta = {
+        requestId,
+        sourceIp: event.requestContext?.identity?.sourceIp ?? '',
+        userAgent: headers['user-agent'] ?? '',
+        headers,
+        path,
+        rawQuery,
+      };
+      const reply = await route.handle({ params, query, body, meta, deps } as never);
+      result = render(reply, { requestId, pretty, path, query: rawQuery, optFields: parseOptFields(query.opt_fields as string | undefined), publicBaseUrl: deps.config.publicBaseUrl });
+    } catch (error) {
+      const mapped = mapError(error, requestId);
+      if (mapped.internal) log.error('request failed', { error: error as Error, method, operation });
+      result = jsonResult(mapped.status, mapped.body, requestId, pretty, mapped.headers);
+    }
+    if (method === 'HEAD') result = { ...result, body: '' };
+    log.info('request', { method, operation, status: result.statusCode, duration_ms: Date.now() - started });
+    return result;
+  };
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new BadRequestError('The path is not valid URL encoding');
+  }
+}
+
+interface RenderContext {
+  requestId: string;
+  pretty: boolean;
+  path: string;
+  query: Record<string, string>;
+  optFields: string[][] | null;
+  publicBaseUrl: string;
+}
+
+function render(reply: Reply, ctx: RenderContext): APIGatewayProxyResult {
+  const shape = (data: unknown) => (ctx.optFields ? project(data, ctx.optFields) : data);
+  switch (reply.kind) {
+    case 'data':
+      return jsonResult(reply.status ?? 200, { data: shape(reply.data) }, ctx.requestId, ctx.pretty, reply.headers);
+    case 'list': {
+      let next = null;
+      if (reply.next) {
+        const search = new URLSearchParams({ ...ctx.query, offset: reply.next });
+        const relative = `${ctx.path}?${search.toString()}`;
+        next = { offset: reply.next, path: relative, uri: `${ctx.publicBaseUrl.replace(/\/$/, "")}${relative}` };
+      }
+      return jsonResult(200, listEnvelope(reply.data.map(shape), next), ctx.requestId, ctx.pretty);
+    }
+    case 'raw': {
+      const binary = Buffer.isBuffer(reply.body);
+      return {
+        statusCode: reply.status,
+        headers: { ...baseHeaders(ctx.requestId), ...reply.headers },
+        body: binary ? (reply.body as Buffer).toString('base64') : (reply.body as string),
+        isBase64Encoded: binary,
+      };
+    }
+    case 'redirect':
+      return { statusCode: reply.status ?? 302, headers: { ...baseHeaders(ctx.requestId), Location: reply.location }, body: '' };
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * The one route table: the Lambda API handler, the local server, the OpenAPI document
+ * and API Gateway's resources (lib/) all read it. Routes with scope 'local' exist only
+ * in local mode.
+ */
+import type { RouteDef } from './route.js';
+import { outboxRoute } from './routes/local.js';
+import { healthRoute, openApiRoute } from './routes/system.js';
+
+export const routes: RouteDef[] = [healthRoute, openApiRoute(() => routes), outboxRoute];
+
+/** The routes deployed behind API Gateway. */
+export const apiRoutes = (): RouteDef[] => routes.filter((r) => r.scope === 'api');

@@ -1,0 +1,89 @@
+/**
+ * What a route is: method, path (under /api/1.0, or /_local for local-only helpers),
+ * zod schemas for every input, the answers it documents, and a handler. The route
+ * table (route-table.ts) feeds the Lambda handler, the local server, the OpenAPI
+ * document and, later, API Gateway.
+ */
+import type { z } from 'zod';
+import { commonQuery, pageQuery } from './schemas.js';
+import type { AppDeps } from './deps.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export const API_BASE_PATH = '/api/1.0';
+export const LOCAL_BASE_PATH = '/_local';
+
+export interface RequestMeta {
+  requestId: string;
+  sourceIp: string;
+  userAgent: string;
+  /** Header names in lower case. */
+  headers: Record<string, string>;
+  /** The full path as requested (with base path). */
+  path: string;
+  /** Raw query string parameters (already validated copies are in `query`). */
+  rawQuery: Record<string, string>;
+}
+
+export type Reply =
+  | { kind: 'data'; status?: number; data: unknown; headers?: Record<string, string> }
+  | { kind: 'list'; data: unknown[]; next: string | null }
+  | { kind: 'raw'; status: number; headers: Record<string, string>; body: string | Buffer }
+  | { kind: 'redirect'; location: string; status?: 302 | 303 | 307 };
+
+export interface RouteSchemas {
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  /** The schema of `data` in the request body; absent means the route takes no body. */
+  body?: z.ZodType;
+}
+
+type Infer<T> = T extends z.ZodType ? z.infer<T> : Record<string, never>;
+
+export interface RouteInput<S extends RouteSchemas> {
+  params: Infer<S['params']>;
+  query: Infer<S['query']>;
+  body: Infer<S['body']>;
+  meta: RequestMeta;
+  deps: AppDeps;
+}
+
+export interface ResponseDoc {
+  description: string;
+  /** The schema of the whole JSON body (use dataBody/listBody from openapi.ts), if JSON. */
+  schema?: z.ZodType;
+  contentType?: string;
+}
+
+export interface RouteDef<S extends RouteSchemas = RouteSchemas> {
+  method: HttpMethod;
+  /** Path relative to the base, with {name} parameters, e.g. /projects/{project_gid}. */
+  path: string;
+  scope: 'api' | 'local';
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  /** Who may call it. 'none' routes are public. */
+  auth: 'none';
+  request: S;
+  responses: Record<number, ResponseDoc>;
+  handle(input: RouteInput<S>): Promise<Reply>;
+}
+
+/** Identity function that infers the handler's input types from the schemas. */
+export function defineRoute<S extends RouteSchemas>(def: RouteDef<S>): RouteDef {
+  return def as unknown as RouteDef;
+}
+
+export const fullPath = (route: Pick<RouteDef, 'scope' | 'path'>) => (route.scope === 'api' ? API_BASE_PATH : LOCAL_BASE_PATH) + route.path;
+
+/** A list route answers with {data: [...], next_page}; it takes limit and offset. */
+export function isListRoute(route: RouteDef): boolean {
+  return Object.values(route.responses).some((r) => r.schema !== undefined && 'shape' in r.schema && 'next_page' in (r.schema as z.ZodObject).shape);
+}
+
+/** Every query parameter a route accepts: the common ones, pagination for lists, its own. */
+export function queryShape(route: RouteDef): Record<string, z.ZodType> {
+  return { ...commonQuery, ...(isListRoute(route) ? pageQuery : {}), ...(route.request.query?.shape ?? {}) };
+}

@@ -1,0 +1,120 @@
+/**
+ * The whole backend on one machine: local adapters wired to the same route table and
+ * handlers the Lambdas run. Used by bin/local.ts (npm start) and by end-to-end tests.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import type { Server } from 'node:http';
+import { LocalBlobs } from '../adapters/blobs/local-blobs.js';
+import { systemClock } from '../adapters/clock.js';
+import { cryptoIds } from '../adapters/ids.js';
+import { LocalMailer } from '../adapters/mail/local-mailer.js';
+import { LocalQueue } from '../adapters/queue/local-queue.js';
+import { openPglite, pgliteDatabase, postgresDatabase, type Database } from '../db/database.js';
+import { loadMigrations, migrate } from '../db/migrator.js';
+import { createApiHandler } from '../http/api.js';
+import type { AppDeps } from '../http/deps.js';
+import { createLocalHttpServer, createRequestListener } from '../http/local-server.js';
+import { routes } from '../http/route-table.js';
+
+export interface LocalOptions {
+  dataDir: string;
+  port: number;
+  host?: string;
+  /** Use this PostgreSQL instead of the embedded database. */
+  databaseUrl?: string;
+  maxBodyBytes?: number;
+  mailFrom?: string;
+}
+
+export interface LocalRuntime {
+  baseUrl: string;
+  dataDir: string;
+  outboxDir: string;
+  deps: AppDeps;
+  queue: LocalQueue;
+  server: Server;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/** Secrets the local server keeps across restarts (signing keys), created on first start. */
+async function localSecrets(dataDir: string): Promise<{ blobUrlKey: string }> {
+  const file = join(dataDir, 'secrets.json');
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as { blobUrlKey: string };
+  } catch {
+    const secrets = { blobUrlKey: randomBytes(32).toString('base64url') };
+    await writeFile(file, JSON.stringify(secrets), { mode: 0o600, flag: 'wx' }).catch(() => undefined);
+    return JSON.parse(await readFile(file, 'utf8')) as { blobUrlKey: string };
+  }
+}
+
+export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
+  const dataDir = resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const host = options.host ?? '127.0.0.1';
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+
+  let database: Database;
+  if (options.databaseUrl) database = postgresDatabase(options.databaseUrl);
+  else {
+    await mkdir(join(dataDir, 'db'), { recursive: true });
+    database = pgliteDatabase(await openPglite(join(dataDir, 'db')));
+  }
+  await migrate(database.db, await loadMigrations());
+
+  // Bind first: the base URL (and so the signed blob URLs) depends on the port.
+  const server = createLocalHttpServer();
+  try {
+    await new Promise<void>((bound, failed) => {
+      server.once('error', failed);
+      server.listen(options.port, host, () => bound());
+    });
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const { port } = server.address() as AddressInfo;
+  const baseUrl = `http://${host}:${port}`;
+
+  const secrets = await localSecrets(dataDir);
+  const outboxDir = join(dataDir, 'outbox');
+  const queue = new LocalQueue();
+  const mailer = new LocalMailer({ dir: outboxDir, from: options.mailFrom ?? 'Asana-compatible backend <no-reply@localhost>' });
+  const blobs = new LocalBlobs({ root: join(dataDir, 'blobs'), baseUrl, secret: secrets.blobUrlKey });
+  const deps: AppDeps = {
+    database,
+    clock: systemClock,
+    ids: cryptoIds,
+    blobs,
+    queue,
+    mailer,
+    config: { publicBaseUrl: baseUrl, maxBodyBytes },
+    local: { listOutbox: () => mailer.listOutbox() },
+  };
+  server.on('request', createRequestListener({ handler: createApiHandler(deps, routes), blobs, maxBodyBytes }));
+  queue.start();
+
+  let closing: Promise<void> | undefined;
+  return {
+    baseUrl,
+    dataDir,
+    outboxDir,
+    deps,
+    queue,
+    server,
+    close: () =>
+      (closing ??= (async () => {
+        await new Promise<void>((done) => {
+          server.close(() => done());
+          server.closeIdleConnections();
+        });
+        await queue.stop();
+        await database.close();
+      })()),
+  };
+}
