@@ -102,6 +102,7 @@ export function createApiHandler(deps: AppDeps, routes: RouteDef[]): ApiHandler 
     let operation = 'unmatched';
     let pretty = false;
     let result: APIGatewayProxyResult;
+    const baseUrl = publicBaseUrl(deps.config.publicBaseUrl, event);
     try {
       const matches = compiled.map((c) => ({ c, m: c.pattern.exec(path) })).filter((x) => x.m);
       if (matches.length === 0) throw new NotFoundError(`No such route: ${method} ${path.slice(0, 200)}`);
@@ -126,6 +127,7 @@ export function createApiHandler(deps: AppDeps, routes: RouteDef[]): ApiHandler 
       }
       const meta: RequestMeta = {
         requestId,
+        baseUrl,
         sourceIp: event.requestContext?.identity?.sourceIp ?? '',
         userAgent: headers['user-agent'] ?? '',
         headers,
@@ -133,7 +135,7 @@ export function createApiHandler(deps: AppDeps, routes: RouteDef[]): ApiHandler 
         rawQuery,
       };
       const reply = await route.handle({ params, query, body, meta, deps } as never);
-      result = render(reply, { requestId, pretty, path, query: rawQuery, optFields: parseOptFields(query.opt_fields as string | undefined), publicBaseUrl: deps.config.publicBaseUrl });
+      result = render(reply, { requestId, pretty, path, query: rawQuery, optFields: parseOptFields(query.opt_fields as string | undefined), baseUrl });
     } catch (error) {
       const mapped = mapError(error, requestId);
       if (mapped.internal) log.error('request failed', { error: error as Error, method, operation });
@@ -143,6 +145,14 @@ export function createApiHandler(deps: AppDeps, routes: RouteDef[]): ApiHandler 
     log.info('request', { method, operation, status: result.statusCode, duration_ms: Date.now() - started });
     return result;
   };
+}
+
+/** The configured origin, or the one API Gateway was called on (https://{domainName}/{stage}). */
+function publicBaseUrl(configured: string | undefined, event: APIGatewayProxyEvent): string {
+  if (configured) return configured.replace(/\/+$/, '');
+  const domain = event.requestContext?.domainName ?? event.headers?.Host ?? event.headers?.host ?? 'localhost';
+  const stage = event.requestContext?.stage;
+  return `https://${domain}${stage && stage !== '$default' ? `/${stage}` : ''}`;
 }
 
 function safeDecode(value: string): string {
@@ -159,7 +169,7 @@ interface RenderContext {
   path: string;
   query: Record<string, string>;
   optFields: string[][] | null;
-  publicBaseUrl: string;
+  baseUrl: string;
 }
 
 function render(reply: Reply, ctx: RenderContext): APIGatewayProxyResult {
@@ -172,7 +182,7 @@ function render(reply: Reply, ctx: RenderContext): APIGatewayProxyResult {
       if (reply.next) {
         const search = new URLSearchParams({ ...ctx.query, offset: reply.next });
         const relative = `${ctx.path}?${search.toString()}`;
-        next = { offset: reply.next, path: relative, uri: `${ctx.publicBaseUrl.replace(/\/$/, "")}${relative}` };
+        next = { offset: reply.next, path: relative, uri: `${ctx.baseUrl}${relative}` };
       }
       return jsonResult(200, listEnvelope(reply.data.map(shape), next), ctx.requestId, ctx.pretty);
     }

@@ -3,8 +3,12 @@ import type { BlobStore, Clock, Ids, Mailer, Queue } from '../adapters/ports.js'
 import type { OutboxEntry } from '../adapters/mail/local-mailer.js';
 
 export interface HttpConfig {
-  /** The public origin clients use, e.g. https://abc.execute-api.eu-west-1.amazonaws.com/prod or http://127.0.0.1:3000. */
-  publicBaseUrl: string;
+  /**
+   * The public origin clients use, e.g. https://tasks.example.com or http://127.0.0.1:3000.
+   * Unset behind API Gateway's own domain: it is then derived from each request
+   * (https://{domainName}/{stage}).
+   */
+  publicBaseUrl?: string;
   /** Largest accepted request body (413 above it). */
   maxBodyBytes: number;
 }

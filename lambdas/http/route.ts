@@ -21,6 +21,8 @@ export interface RequestMeta {
   headers: Record<string, string>;
   /** The full path as requested (with base path). */
   path: string;
+  /** The public origin of this API without trailing slash, for links in answers and mail. */
+  baseUrl: string;
   /** Raw query string parameters (already validated copies are in `query`). */
   rawQuery: Record<string, string>;
 }

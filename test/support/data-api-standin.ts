@@ -28,6 +28,10 @@ import {
   ExecuteStatementCommand,
   NotFoundException,
   RDSData,
+  RDSDataClient,
+  type RDSDataClientResolvedConfig,
+  type ServiceInputTypes,
+  type ServiceOutputTypes,
   RollbackTransactionCommand,
   StatementTimeoutException,
   type BatchExecuteStatementCommandInput,
@@ -39,7 +43,7 @@ import {
   type SqlParameter,
 } from '@aws-sdk/client-rds-data';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockClient, type AwsStub } from 'aws-sdk-client-mock';
 import type { Clock } from '../../lambdas/adapters/ports.js';
 import { systemClock } from '../../lambdas/adapters/clock.js';
 import { namedToPositional } from '../../lambdas/db/sql-text.js';
@@ -91,13 +95,22 @@ export class DataApiStandIn {
   /** A real aggregated RDSData client whose calls this stand-in answers. */
   client(): RDSData {
     const client = new RDSData({ region: 'us-east-1', credentials: { accessKeyId: 'standin', secretAccessKey: 'standin' } });
-    const mock = mockClient(client);
+    this.answer(client);
+    return client;
+  }
+
+  /**
+   * Answers the calls of one client instance, or of every RDSDataClient when given the
+   * class (for code that creates its client at module scope, like the Lambda handlers).
+   */
+  answer(target: RDSData | typeof RDSDataClient): AwsStub<ServiceInputTypes, ServiceOutputTypes, RDSDataClientResolvedConfig> {
+    const mock = mockClient(target);
     mock.on(ExecuteStatementCommand).callsFake((input: ExecuteStatementCommandInput) => this.executeStatement(input));
     mock.on(BatchExecuteStatementCommand).callsFake((input: BatchExecuteStatementCommandInput) => this.batchExecuteStatement(input));
     mock.on(BeginTransactionCommand).callsFake(() => this.beginTransaction());
     mock.on(CommitTransactionCommand).callsFake((input: { transactionId?: string }) => this.#end(input.transactionId, 'commit'));
     mock.on(RollbackTransactionCommand).callsFake((input: { transactionId?: string }) => this.#end(input.transactionId, 'rollback'));
-    return client;
+    return mock;
   }
 
   async beginTransaction(): Promise<{ transactionId: string }> {

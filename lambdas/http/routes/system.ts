@@ -22,9 +22,9 @@ export const healthRoute = defineRoute({
   },
 });
 
-/** The document is built once per route table and cached. */
+/** The document is built once per route table and cached; only its server URL varies. */
 export function openApiRoute(routes: () => RouteDef[]) {
-  let document: string | undefined;
+  let document: ReturnType<typeof buildOpenApi> | undefined;
   return defineRoute({
     method: 'GET',
     path: '/openapi.json',
@@ -35,16 +35,15 @@ export function openApiRoute(routes: () => RouteDef[]) {
     auth: 'none',
     request: {},
     responses: { 200: { description: 'The OpenAPI document', schema: z.object({ openapi: z.string() }).loose() } },
-    async handle({ deps }) {
-      document ??= JSON.stringify(
-        buildOpenApi(routes(), {
-          title: 'Asana-compatible task backend',
-          version: '1.0.0',
-          description: "A self-hostable, Asana-compatible task API built around Asana's privacy and security promises.",
-          serverUrl: `${deps.config.publicBaseUrl.replace(/\/$/, '')}/api/1.0`,
-        }),
-      );
-      return { kind: 'raw', status: 200, headers: { 'Content-Type': 'application/json; charset=utf-8' }, body: document };
+    async handle({ meta }) {
+      document ??= buildOpenApi(routes(), {
+        title: 'Asana-compatible task backend',
+        version: '1.0.0',
+        description: "A self-hostable, Asana-compatible task API built around Asana's privacy and security promises.",
+        serverUrl: '/api/1.0',
+      });
+      const body = JSON.stringify({ ...document, servers: [{ url: `${meta.baseUrl}/api/1.0` }] });
+      return { kind: 'raw', status: 200, headers: { 'Content-Type': 'application/json; charset=utf-8' }, body };
     },
   });
 }
