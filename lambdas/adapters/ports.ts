@@ -92,3 +92,16 @@ export interface MailMessage {
 export interface Mailer {
   send(message: MailMessage): Promise<{ messageId: string }>;
 }
+
+/** Keys the application derives from its secret material (Secrets Manager / local file). */
+export interface AppSecrets {
+  /** Keys HMACs of IP addresses and throttle keys (login detection stores no raw IP). */
+  hmacKey: Buffer;
+  /** Encrypts secrets stored in the database (SSO client secrets), AES-256-GCM. */
+  encryptionKey: Buffer;
+}
+
+export interface SecretsProvider {
+  /** Loaded once and cached for the life of the process. */
+  get(): Promise<AppSecrets>;
+}

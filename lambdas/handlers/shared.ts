@@ -6,6 +6,9 @@ import { RDSData } from '@aws-sdk/client-rds-data';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { AwsSecrets } from '../adapters/secrets/aws-secrets.js';
+import { DEFAULT_AUTH_CONFIG } from '../domain/auth/config.js';
 import { S3Blobs } from '../adapters/blobs/s3-blobs.js';
 import { systemClock } from '../adapters/clock.js';
 import { cryptoIds } from '../adapters/ids.js';
@@ -44,6 +47,14 @@ export const env = {
   get publicBaseUrl() {
     return process.env.PUBLIC_BASE_URL || undefined;
   },
+  get appSecretArn() {
+    return requireEnv('APP_SECRET_ARN');
+  },
+  get defaultPlan(): 'free' | 'paid' {
+    const plan = optionalEnv('DEFAULT_PLAN', 'free');
+    if (plan !== 'free' && plan !== 'paid') throw new Error(`DEFAULT_PLAN must be free or paid, got ${JSON.stringify(plan)}`);
+    return plan;
+  },
   get maxBodyBytes() {
     return intEnv('MAX_BODY_BYTES', 1024 * 1024);
   },
@@ -54,6 +65,7 @@ const rdsData = new RDSData({});
 const s3 = new S3Client({});
 const sqs = new SQSClient({});
 const ses = new SESv2Client({});
+const secretsManager = new SecretsManagerClient({});
 
 /** The ports on AWS: Aurora through the Data API, S3, SQS, SES v2. */
 export function awsDeps(): AppDeps {
@@ -64,6 +76,7 @@ export function awsDeps(): AppDeps {
     blobs: new S3Blobs({ client: s3, bucket: env.exportBucket }),
     queue: new SqsQueue({ client: sqs, urls: { exports: env.exportQueueUrl, mail: env.mailQueueUrl } }),
     mailer: new SesMailer({ client: ses, from: env.mailFrom, ...(env.sesConfigurationSet ? { configurationSetName: env.sesConfigurationSet } : {}) }),
-    config: { maxBodyBytes: env.maxBodyBytes, ...(env.publicBaseUrl ? { publicBaseUrl: env.publicBaseUrl } : {}) },
+    secrets: new AwsSecrets({ client: secretsManager, secretId: env.appSecretArn }),
+    config: { maxBodyBytes: env.maxBodyBytes, auth: DEFAULT_AUTH_CONFIG, defaultPlan: env.defaultPlan, ...(env.publicBaseUrl ? { publicBaseUrl: env.publicBaseUrl } : {}) },
   };
 }

@@ -10,8 +10,10 @@ import { z } from 'zod';
 import { logger as rootLogger } from '../shared/logger.js';
 import type { AppDeps } from './deps.js';
 import { listEnvelope, parseOptFields, project } from './envelope.js';
-import { BadRequestError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError, mapError, type ErrorEntry } from './errors.js';
-import { fullPath, queryShape, type Reply, type RequestMeta, type RouteDef } from './route.js';
+import { BadRequestError, ForbiddenError, UnauthorizedError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError, mapError, type ErrorEntry } from './errors.js';
+import { API_BASE_PATH, DEFAULT_PAGE_LIMIT, fullPath, queryShape, type AuthLevel, type Reply, type RequestMeta, type RouteDef } from './route.js';
+import { authenticate, type Principal } from '../domain/auth/sessions.js';
+import { SESSION_COOKIE } from './cookies.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 
 export type ApiHandler = (event: APIGatewayProxyEvent, context?: Partial<Context>) => Promise<APIGatewayProxyResult>;
@@ -107,7 +109,7 @@ export function createApiHandler(deps: AppDeps, routes: RouteDef[]): ApiHandler 
       const matches = compiled.map((c) => ({ c, m: c.pattern.exec(path) })).filter((x) => x.m);
       if (matches.length === 0) throw new NotFoundError(`No such route: ${method} ${path.slice(0, 200)}`);
       const hit = matches.find((x) => x.c.route.method === method || (method === 'HEAD' && x.c.route.method === 'GET'));
-      if (!hit) throw new MethodNotAllowedError(matches.map((x) => x.c.route.method));
+      if (!hit) throw new MethodNotAllowedError([...new Set(matches.flatMap((x) => (x.c.route.method === 'GET' ? ['GET', 'HEAD'] : [x.c.route.method])))]);
       const { route, query: querySchema } = hit.c;
       operation = route.operationId;
 
@@ -134,7 +136,9 @@ export function createApiHandler(deps: AppDeps, routes: RouteDef[]): ApiHandler 
         path,
         rawQuery,
       };
-      const reply = await route.handle({ params, query, body, meta, deps } as never);
+      const principal = route.auth === 'none' ? null : await authenticateRequest(deps, headers, method, route.auth);
+      const page = { limit: (query.limit as number | undefined) ?? DEFAULT_PAGE_LIMIT, offset: (query.offset as string | undefined) ?? null };
+      const reply = await route.handle({ principal, params, query, page, body, meta, deps } as never);
       result = render(reply, { requestId, pretty, path, query: rawQuery, optFields: parseOptFields(query.opt_fields as string | undefined), baseUrl });
     } catch (error) {
       const mapped = mapError(error, requestId);
@@ -153,6 +157,26 @@ function publicBaseUrl(configured: string | undefined, event: APIGatewayProxyEve
   const domain = event.requestContext?.domainName ?? event.headers?.Host ?? event.headers?.host ?? 'localhost';
   const stage = event.requestContext?.stage;
   return `https://${domain}${stage && stage !== '$default' ? `/${stage}` : ''}`;
+}
+
+/** The bearer token, or on GET/HEAD the session cookie (never for state-changing requests). */
+export function requestToken(headers: Record<string, string>, method: string): string | null {
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(headers.authorization ?? '');
+  if (bearer) return bearer[1]!;
+  if (method !== 'GET' && method !== 'HEAD') return null;
+  for (const part of (headers.cookie ?? '').split(';')) {
+    const [name, ...rest] = part.trim().split('=');
+    if (name === SESSION_COOKIE) return rest.join('=') || null;
+  }
+  return null;
+}
+
+async function authenticateRequest(deps: AppDeps, headers: Record<string, string>, method: string, level: AuthLevel): Promise<Principal> {
+  const token = requestToken(headers, method);
+  const principal = token ? await authenticate(deps, token) : null;
+  if (!principal) throw new UnauthorizedError();
+  if (level === 'user' && principal.kind !== 'user') throw new ForbiddenError('This endpoint needs a user session; service accounts cannot use it');
+  return principal;
 }
 
 function safeDecode(value: string): string {
@@ -182,7 +206,9 @@ function render(reply: Reply, ctx: RenderContext): APIGatewayProxyResult {
       if (reply.next) {
         const search = new URLSearchParams({ ...ctx.query, offset: reply.next });
         const relative = `${ctx.path}?${search.toString()}`;
-        next = { offset: reply.next, path: relative, uri: `${ctx.baseUrl}${relative}` };
+        // Asana's next_page.path is relative to the API base; uri is absolute.
+        const path = relative.startsWith(`${API_BASE_PATH}/`) ? relative.slice(API_BASE_PATH.length) : relative;
+        next = { offset: reply.next, path, uri: `${ctx.baseUrl}${relative}` };
       }
       return jsonResult(200, listEnvelope(reply.data.map(shape), next), ctx.requestId, ctx.pretty);
     }

@@ -3,7 +3,7 @@
  * ones that validate requests), served at GET /api/1.0/openapi.json.
  */
 import { z } from 'zod';
-import { API_BASE_PATH, queryShape, type RouteDef } from './route.js';
+import { queryShape, type RouteDef } from './route.js';
 import { errorBody, nextPage } from './schemas.js';
 
 type JsonSchema = Record<string, unknown>;
@@ -87,7 +87,7 @@ export function buildOpenApi(routes: RouteDef[], info: OpenApiInfo): JsonSchema 
     if (route.request.body) {
       operation.requestBody = { required: true, content: { 'application/json': { schema: collector.convert(dataBody(route.request.body), 'input') } } };
     }
-    const key = API_BASE_PATH + route.path;
+    const key = route.path;
     paths[key] = { ...paths[key], [route.method.toLowerCase()]: operation };
   }
   return {

@@ -6,8 +6,11 @@
 import type { RouteDef } from './route.js';
 import { outboxRoute } from './routes/local.js';
 import { healthRoute, openApiRoute } from './routes/system.js';
+import { authRoutes } from './routes/auth.js';
+import { meRoutes } from './routes/me.js';
+import { adminRoutes } from './routes/admin.js';
 
-export const routes: RouteDef[] = [healthRoute, openApiRoute(() => routes), outboxRoute];
+export const routes: RouteDef[] = [healthRoute, openApiRoute(() => routes), ...authRoutes, ...meRoutes, ...adminRoutes, outboxRoute];
 
 /** The routes deployed behind API Gateway. */
 export const apiRoutes = (): RouteDef[] => routes.filter((r) => r.scope === 'api');

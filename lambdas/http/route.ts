@@ -7,10 +7,20 @@
 import type { z } from 'zod';
 import { commonQuery, pageQuery } from './schemas.js';
 import type { AppDeps } from './deps.js';
+import type { Principal } from '../domain/auth/sessions.js';
+
+/**
+ * Who may call a route: 'none' (public), 'user' (a user session), 'principal' (a user
+ * session or a service account). Cookies count only on GET.
+ */
+export type AuthLevel = 'none' | 'user' | 'principal';
+export type UserPrincipal = Extract<Principal, { kind: 'user' }>;
+type PrincipalFor<A extends AuthLevel> = A extends 'user' ? UserPrincipal : A extends 'principal' ? Principal : null;
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 export const API_BASE_PATH = '/api/1.0';
+export const DEFAULT_PAGE_LIMIT = 50;
 export const LOCAL_BASE_PATH = '/_local';
 
 export interface RequestMeta {
@@ -42,9 +52,12 @@ export interface RouteSchemas {
 
 type Infer<T> = T extends z.ZodType ? z.infer<T> : Record<string, never>;
 
-export interface RouteInput<S extends RouteSchemas> {
+export interface RouteInput<S extends RouteSchemas, A extends AuthLevel = AuthLevel> {
+  principal: PrincipalFor<A>;
   params: Infer<S['params']>;
   query: Infer<S['query']>;
+  /** For list routes: the validated limit (default DEFAULT_PAGE_LIMIT) and offset token. */
+  page: { limit: number; offset: string | null };
   body: Infer<S['body']>;
   meta: RequestMeta;
   deps: AppDeps;
@@ -57,7 +70,7 @@ export interface ResponseDoc {
   contentType?: string;
 }
 
-export interface RouteDef<S extends RouteSchemas = RouteSchemas> {
+export interface RouteDef<S extends RouteSchemas = RouteSchemas, A extends AuthLevel = AuthLevel> {
   method: HttpMethod;
   /** Path relative to the base, with {name} parameters, e.g. /projects/{project_gid}. */
   path: string;
@@ -66,15 +79,14 @@ export interface RouteDef<S extends RouteSchemas = RouteSchemas> {
   summary: string;
   description?: string;
   tags: string[];
-  /** Who may call it. 'none' routes are public. */
-  auth: 'none';
+  auth: A;
   request: S;
   responses: Record<number, ResponseDoc>;
-  handle(input: RouteInput<S>): Promise<Reply>;
+  handle(input: RouteInput<S, A>): Promise<Reply>;
 }
 
-/** Identity function that infers the handler's input types from the schemas. */
-export function defineRoute<S extends RouteSchemas>(def: RouteDef<S>): RouteDef {
+/** Identity function that infers the handler's input types from the schemas and auth level. */
+export function defineRoute<S extends RouteSchemas, A extends AuthLevel>(def: RouteDef<S, A>): RouteDef {
   return def as unknown as RouteDef;
 }
 

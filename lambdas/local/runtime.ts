@@ -2,8 +2,7 @@
  * The whole backend on one machine: local adapters wired to the same route table and
  * handlers the Lambdas run. Used by bin/local.ts (npm start) and by end-to-end tests.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Server } from 'node:http';
@@ -12,6 +11,8 @@ import { systemClock } from '../adapters/clock.js';
 import { cryptoIds } from '../adapters/ids.js';
 import { LocalMailer } from '../adapters/mail/local-mailer.js';
 import { LocalQueue } from '../adapters/queue/local-queue.js';
+import { LocalSecrets, loadLocalSecretsFile } from '../adapters/secrets/local-secrets.js';
+import { DEFAULT_AUTH_CONFIG, type AuthConfig } from '../domain/auth/config.js';
 import { openPglite, pgliteDatabase, postgresDatabase, type Database } from '../db/database.js';
 import { loadMigrations, migrate } from '../db/migrator.js';
 import { createApiHandler } from '../http/api.js';
@@ -27,6 +28,9 @@ export interface LocalOptions {
   databaseUrl?: string;
   maxBodyBytes?: number;
   mailFrom?: string;
+  /** Tests pass cheaper password hashing here; npm start uses the production settings. */
+  auth?: AuthConfig;
+  defaultPlan?: 'free' | 'paid';
 }
 
 export interface LocalRuntime {
@@ -40,18 +44,6 @@ export interface LocalRuntime {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-
-/** Secrets the local server keeps across restarts (signing keys), created on first start. */
-async function localSecrets(dataDir: string): Promise<{ blobUrlKey: string }> {
-  const file = join(dataDir, 'secrets.json');
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as { blobUrlKey: string };
-  } catch {
-    const secrets = { blobUrlKey: randomBytes(32).toString('base64url') };
-    await writeFile(file, JSON.stringify(secrets), { mode: 0o600, flag: 'wx' }).catch(() => undefined);
-    return JSON.parse(await readFile(file, 'utf8')) as { blobUrlKey: string };
-  }
-}
 
 export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
   const dataDir = resolve(options.dataDir);
@@ -81,7 +73,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
   const { port } = server.address() as AddressInfo;
   const baseUrl = `http://${host}:${port}`;
 
-  const secrets = await localSecrets(dataDir);
+  const secrets = await loadLocalSecretsFile(dataDir);
   const outboxDir = join(dataDir, 'outbox');
   const queue = new LocalQueue();
   const mailer = new LocalMailer({ dir: outboxDir, from: options.mailFrom ?? 'Asana-compatible backend <no-reply@localhost>' });
@@ -93,7 +85,8 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
     blobs,
     queue,
     mailer,
-    config: { publicBaseUrl: baseUrl, maxBodyBytes },
+    secrets: new LocalSecrets(secrets.master),
+    config: { publicBaseUrl: baseUrl, maxBodyBytes, auth: options.auth ?? DEFAULT_AUTH_CONFIG, defaultPlan: options.defaultPlan ?? 'free' },
     local: { listOutbox: () => mailer.listOutbox() },
   };
   server.on('request', createRequestListener({ handler: createApiHandler(deps, routes), blobs, maxBodyBytes }));

@@ -77,7 +77,7 @@ describe('npm start', () => {
     expect(await health.json()).toEqual({ data: { status: 'ok', database: 'pglite' } });
     const openapi = (await (await fetch(`${first.base}/api/1.0/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
     expect(openapi.openapi).toBe('3.1.0');
-    expect(Object.keys(openapi.paths)).toContain('/api/1.0/health');
+    expect(Object.keys(openapi.paths)).toContain('/health');
 
     // Mail written to the outbox (as the mail worker will) is listed newest first.
     const mailer = new LocalMailer({ dir: join(dataDir, 'outbox'), from: 'test@localhost' });

@@ -17,6 +17,7 @@ const ENV = {
   EXPORT_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/exports',
   MAIL_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/mail',
   MAIL_FROM: 'no-reply@example.com',
+  APP_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-master',
   AWS_REGION: 'eu-west-1',
 };
 

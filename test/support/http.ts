@@ -7,8 +7,9 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { ManualClock } from '../../lambdas/adapters/clock.js';
 import { sequentialIds } from '../../lambdas/adapters/ids.js';
-import type { BlobStore, MailMessage, Mailer, Queue, QueueName, SendOptions } from '../../lambdas/adapters/ports.js';
+import type { AppSecrets, BlobStore, MailMessage, Mailer, Queue, QueueName, SecretsProvider, SendOptions } from '../../lambdas/adapters/ports.js';
 import type { Database } from '../../lambdas/db/database.js';
+import { DEFAULT_AUTH_CONFIG } from '../../lambdas/domain/auth/config.js';
 import type { AppDeps, HttpConfig } from '../../lambdas/http/deps.js';
 
 export interface EventInit {
@@ -24,7 +25,13 @@ export interface EventInit {
   /** requestContext.requestId; null builds an event without a requestContext. */
   requestId?: string | null;
   sourceIp?: string;
+  /** requestContext.domainName (API Gateway's host name for the request). */
+  domainName?: string;
+  /** requestContext.stage. */
+  stage?: string;
 }
+
+export const TEST_DOMAIN = 'abc123.execute-api.eu-west-1.amazonaws.com';
 
 /** An API Gateway REST proxy event, with single and multi-value query parameters as API Gateway fills them. */
 export function apiEvent(init: EventInit): APIGatewayProxyEvent {
@@ -65,13 +72,15 @@ export function apiEvent(init: EventInit): APIGatewayProxyEvent {
       apiId: 'testapi',
       authorizer: null,
       httpMethod: method,
-      path: `/prod${pathname}`,
+      path: `/${init.stage ?? 'prod'}${pathname}`,
       protocol: 'HTTP/1.1',
       requestId: requestId ?? '',
       requestTimeEpoch: 1_767_225_600_000,
       resourceId: 'abc123',
       resourcePath: '/{proxy+}',
-      stage: 'prod',
+      stage: init.stage ?? 'prod',
+      domainName: init.domainName ?? TEST_DOMAIN,
+      domainPrefix: (init.domainName ?? TEST_DOMAIN).split('.')[0]!,
       identity: {
         sourceIp: init.sourceIp ?? '203.0.113.7',
         userAgent: headers['User-Agent'] ?? 'jest',
@@ -138,7 +147,13 @@ export const unusedBlobs: BlobStore = {
   abortMultipartUpload: unused('abortMultipartUpload'),
 };
 
-export const TEST_CONFIG: HttpConfig = { publicBaseUrl: 'https://api.example.test/prod/', maxBodyBytes: 4096 };
+/** Fixed secret material for tests. */
+export const TEST_SECRETS: AppSecrets = { hmacKey: Buffer.alloc(32, 0x11), encryptionKey: Buffer.alloc(32, 0x22) };
+export const testSecrets: SecretsProvider = { get: async () => TEST_SECRETS };
+
+/** The configured public origin of the test config (with a trailing slash, which must not be doubled). */
+export const PUBLIC_BASE_URL = 'https://api.example.test/prod/';
+export const TEST_CONFIG: HttpConfig = { publicBaseUrl: PUBLIC_BASE_URL, maxBodyBytes: 4096, auth: DEFAULT_AUTH_CONFIG, defaultPlan: 'free' };
 
 /** AppDeps around a real database, with fakes for the other ports. */
 export function testDeps(database: Database, overrides: Partial<AppDeps> = {}): AppDeps {
@@ -149,6 +164,7 @@ export function testDeps(database: Database, overrides: Partial<AppDeps> = {}): 
     blobs: unusedBlobs,
     queue: new RecordingQueue(),
     mailer: new RecordingMailer(),
+    secrets: testSecrets,
     config: TEST_CONFIG,
     ...overrides,
   };

@@ -1,0 +1,167 @@
+/** Sign-up, password login, logout, invitations, "This wasn't me" and password reset. */
+import { z } from 'zod';
+import type { Organization, User } from '../../db/schema.js';
+import { acceptInvitation, changePassword, completePasswordReset, logout, notMe, passwordLogin, requestPasswordReset, signup } from '../../domain/auth/accounts.js';
+import type { IssuedSession, LoginContext } from '../../domain/auth/sessions.js';
+import { clearedSessionCookie, sessionCookie } from '../cookies.js';
+import { dataBody } from '../openapi.js';
+import { defineRoute, type RequestMeta } from '../route.js';
+import { gid } from '../schemas.js';
+
+export const email = z.string().trim().min(3).max(320).regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address');
+/** Length rules live in the password policy; here only a hard cap against abuse. */
+const password = z.string().min(1).max(1024);
+const token = z.string().min(1).max(200);
+
+export const loginContext = (meta: RequestMeta): LoginContext => ({ ip: meta.sourceIp, userAgent: meta.userAgent, baseUrl: meta.baseUrl });
+
+const workspaceCompact = z.object({ gid, resource_type: z.literal('workspace'), name: z.string() }).meta({ id: 'WorkspaceCompact' });
+export const userSchema = z
+  .object({ gid, resource_type: z.literal('user'), name: z.string(), email: z.string(), photo: z.null(), workspaces: z.array(workspaceCompact).optional() })
+  .meta({ id: 'User' });
+const sessionAnswer = z.object({ token: z.string(), expires_at: z.string(), user: userSchema }).meta({ id: 'SessionToken' });
+
+export const userCompact = (user: Pick<User, 'gid' | 'name' | 'email'>) => ({ gid: user.gid, resource_type: 'user' as const, name: user.name, email: user.email, photo: null });
+export const workspaceCompactOf = (org: Pick<Organization, 'gid' | 'name'>) => ({ gid: org.gid, resource_type: 'workspace' as const, name: org.name });
+
+function sessionReply(session: IssuedSession, now: Date, status: number, extra: Record<string, unknown> = {}) {
+  return {
+    kind: 'data' as const,
+    status,
+    data: { token: session.token, expires_at: session.expiresAt.toISOString(), user: userCompact(session.user), ...extra },
+    headers: { 'Set-Cookie': sessionCookie(session.token, session.expiresAt, now) },
+  };
+}
+
+export const signupRoute = defineRoute({
+  method: 'POST',
+  path: '/auth/signup',
+  scope: 'api',
+  operationId: 'signUp',
+  summary: 'Create an account and a new organization',
+  description: 'Creates a user and an organization whose super admin they are, and returns a session. The browser and IP of the sign-up become known, so this first session sends no login alert.',
+  tags: ['Authentication'],
+  auth: 'none',
+  request: { body: z.object({ email, password, name: z.string().trim().min(1).max(256), organization_name: z.string().trim().min(1).max(256) }) },
+  responses: { 201: { description: 'Account created', schema: dataBody(sessionAnswer.extend({ organization: workspaceCompact })) } },
+  async handle({ body, meta, deps }) {
+    const { session, organization } = await signup(deps, body, loginContext(meta));
+    return sessionReply(session, deps.clock.now(), 201, { organization: workspaceCompactOf(organization) });
+  },
+});
+
+export const loginRoute = defineRoute({
+  method: 'POST',
+  path: '/auth/login',
+  scope: 'api',
+  operationId: 'logIn',
+  summary: 'Log in with email and password',
+  description: 'Returns a session token and sets the session cookie. Repeated failures slow down (429 with Retry-After). A login from a browser and IP address never used before emails the user.',
+  tags: ['Authentication'],
+  auth: 'none',
+  request: { body: z.object({ email, password }) },
+  responses: { 200: { description: 'Logged in', schema: dataBody(sessionAnswer) } },
+  async handle({ body, meta, deps }) {
+    return sessionReply(await passwordLogin(deps, body, loginContext(meta)), deps.clock.now(), 200);
+  },
+});
+
+export const logoutRoute = defineRoute({
+  method: 'POST',
+  path: '/auth/logout',
+  scope: 'api',
+  operationId: 'logOut',
+  summary: 'Revoke the current session',
+  tags: ['Authentication'],
+  auth: 'user',
+  request: {},
+  responses: { 200: { description: 'Logged out', schema: dataBody(z.object({})) } },
+  async handle({ principal, meta, deps }) {
+    await logout(deps, principal, loginContext(meta));
+    return { kind: 'data', data: {}, headers: { 'Set-Cookie': clearedSessionCookie() } };
+  },
+});
+
+export const acceptInvitationRoute = defineRoute({
+  method: 'POST',
+  path: '/auth/invitations/accept',
+  scope: 'api',
+  operationId: 'acceptInvitation',
+  summary: 'Accept an invitation and get a session',
+  tags: ['Authentication'],
+  auth: 'none',
+  request: { body: z.object({ token, name: z.string().trim().min(1).max(256), password }) },
+  responses: { 201: { description: 'Joined', schema: dataBody(sessionAnswer.extend({ organization: workspaceCompact })) } },
+  async handle({ body, meta, deps }) {
+    const { session, organization } = await acceptInvitation(deps, body, loginContext(meta));
+    return sessionReply(session, deps.clock.now(), 201, { organization: workspaceCompactOf(organization) });
+  },
+});
+
+export const notMeRoute = defineRoute({
+  method: 'POST',
+  path: '/auth/not-me',
+  scope: 'api',
+  operationId: 'reportLoginNotMe',
+  summary: "This wasn't me: sign out a session from a login alert",
+  description: 'Consumes the one-time token from a login alert: revokes that session (or all sessions with revoke_all), requires password users to choose a new password (a reset link is emailed), and records a security event.',
+  tags: ['Authentication'],
+  auth: 'none',
+  request: { body: z.object({ token, revoke_all: z.boolean().optional() }) },
+  responses: { 200: { description: 'Secured', schema: dataBody(z.object({ sessions_revoked: z.number(), password_reset_required: z.boolean(), session: gid })) } },
+  async handle({ body, meta, deps }) {
+    return { kind: 'data', data: await notMe(deps, body, loginContext(meta)) };
+  },
+});
+
+export const requestPasswordResetRoute = defineRoute({
+  method: 'POST',
+  path: '/auth/password_reset',
+  scope: 'api',
+  operationId: 'requestPasswordReset',
+  summary: 'Email a password reset link',
+  description: 'Always answers 202, whether or not the email has an account.',
+  tags: ['Authentication'],
+  auth: 'none',
+  request: { body: z.object({ email }) },
+  responses: { 202: { description: 'If the account exists, a link was emailed', schema: dataBody(z.object({})) } },
+  async handle({ body, meta, deps }) {
+    await requestPasswordReset(deps, body, loginContext(meta));
+    return { kind: 'data', status: 202, data: {} };
+  },
+});
+
+export const completePasswordResetRoute = defineRoute({
+  method: 'POST',
+  path: '/auth/password_reset/complete',
+  scope: 'api',
+  operationId: 'completePasswordReset',
+  summary: 'Choose a new password with a reset token',
+  description: 'Every session of the account is revoked.',
+  tags: ['Authentication'],
+  auth: 'none',
+  request: { body: z.object({ token, password }) },
+  responses: { 200: { description: 'Password changed', schema: dataBody(z.object({})) } },
+  async handle({ body, meta, deps }) {
+    await completePasswordReset(deps, body, loginContext(meta));
+    return { kind: 'data', data: {} };
+  },
+});
+
+export const changePasswordRoute = defineRoute({
+  method: 'POST',
+  path: '/users/me/password',
+  scope: 'api',
+  operationId: 'changePassword',
+  summary: 'Change your password',
+  description: 'Your other sessions are revoked.',
+  tags: ['Users'],
+  auth: 'user',
+  request: { body: z.object({ current_password: password, new_password: password }) },
+  responses: { 200: { description: 'Password changed', schema: dataBody(z.object({ other_sessions_revoked: z.number() })) } },
+  async handle({ principal, body, meta, deps }) {
+    return { kind: 'data', data: { other_sessions_revoked: await changePassword(deps, principal, body, loginContext(meta)) } };
+  },
+});
+
+export const authRoutes = [signupRoute, loginRoute, logoutRoute, acceptInvitationRoute, notMeRoute, requestPasswordResetRoute, completePasswordResetRoute, changePasswordRoute];
