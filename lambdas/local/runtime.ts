@@ -19,6 +19,9 @@ import { createApiHandler } from '../http/api.js';
 import type { AppDeps } from '../http/deps.js';
 import { createLocalHttpServer, createRequestListener } from '../http/local-server.js';
 import { routes } from '../http/route-table.js';
+import { createMailWorker, relayDueMail } from '../workers/mail.js';
+import { runPurge } from '../workers/purge.js';
+import { logger } from '../shared/logger.js';
 
 export interface LocalOptions {
   dataDir: string;
@@ -31,6 +34,7 @@ export interface LocalOptions {
   /** Tests pass cheaper password hashing here; npm start uses the production settings. */
   auth?: AuthConfig;
   defaultPlan?: 'free' | 'paid';
+  relayIntervalMs?: number;
 }
 
 export interface LocalRuntime {
@@ -90,7 +94,15 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
     local: { listOutbox: () => mailer.listOutbox() },
   };
   server.on('request', createRequestListener({ handler: createApiHandler(deps, routes), blobs, maxBodyBytes }));
+  // The same worker handlers the Lambdas run, fed by the in-process queue.
+  queue.register('mail', createMailWorker(deps), { batchSize: 10, visibilityTimeoutSeconds: 180, functionTimeoutSeconds: 30 });
   queue.start();
+  // Scheduled jobs (EventBridge in AWS): the outbox relay and the daily purge.
+  const timers = [
+    setInterval(() => void relayDueMail(deps).catch((error: unknown) => logger.warn('outbox relay failed', { error: error as Error })), options.relayIntervalMs ?? 10_000),
+    setInterval(() => void runPurge(deps).catch((error: unknown) => logger.warn('purge failed', { error: error as Error })), 3600_000),
+  ];
+  for (const t of timers) t.unref();
 
   let closing: Promise<void> | undefined;
   return {
@@ -102,6 +114,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
     server,
     close: () =>
       (closing ??= (async () => {
+        for (const t of timers) clearInterval(t);
         await new Promise<void>((done) => {
           server.close(() => done());
           server.closeIdleConnections();

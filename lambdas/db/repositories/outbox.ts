@@ -66,8 +66,36 @@ export const outbox = {
       .execute();
   },
 
+  /** Claims one message for a lease if it is due and not yet dispatched. */
+  async claim(db: Executor, input: { gid: string; now: Date; leaseSeconds: number }): Promise<OutboxMessage | undefined> {
+    return db
+      .updateTable('outbox_messages')
+      .set({ available_at: new Date(input.now.getTime() + input.leaseSeconds * 1000), attempts: sql`attempts + 1` })
+      .where('gid', '=', input.gid)
+      .where('dispatched_at', 'is', null)
+      .where('available_at', '<=', input.now)
+      .returningAll()
+      .executeTakeFirst();
+  },
+
+  /** Due, undispatched messages (for the relay), oldest first. */
+  async due(db: Executor, input: { topic: OutboxTopic; now: Date; limit: number }): Promise<string[]> {
+    const rows = await db
+      .selectFrom('outbox_messages')
+      .select('gid')
+      .where('topic', '=', input.topic)
+      .where('dispatched_at', 'is', null)
+      .where('available_at', '<=', input.now)
+      .orderBy('available_at')
+      .orderBy('gid')
+      .limit(input.limit)
+      .execute();
+    return rows.map((r) => r.gid);
+  },
+
+  /** Marks a message delivered and drops its payload (it may hold one-time links). */
   async markDispatched(db: Executor, gid: string, now: Date): Promise<void> {
-    await db.updateTable('outbox_messages').set({ dispatched_at: now, last_error: null }).where('gid', '=', gid).execute();
+    await db.updateTable('outbox_messages').set({ dispatched_at: now, last_error: null, payload: json({ dispatched: true }) }).where('gid', '=', gid).execute();
   },
 
   /** Makes the message due again at retryAt, keeping a short, secret-free error note. */

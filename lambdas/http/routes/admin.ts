@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { keysetPage } from '../../db/query.js';
 import { ADMIN_ROLES, assertOrganizationRole } from '../../domain/access/policy.js';
 import { invite } from '../../domain/auth/accounts.js';
+import { loadSsoSettings, updateSsoSettings } from '../../domain/auth/sso.js';
+import { BadRequestError } from '../../domain/errors.js';
 import { createServiceAccount, revokeServiceAccount, SERVICE_ACCOUNT_SCOPES } from '../../domain/auth/service-accounts.js';
 import { dataBody, listBody } from '../openapi.js';
 import { defineRoute } from '../route.js';
@@ -166,4 +168,83 @@ export const auditLogRoute = defineRoute({
   },
 });
 
-export const adminRoutes = [inviteRoute, createServiceAccountRoute, listServiceAccountsRoute, revokeServiceAccountRoute, auditLogRoute];
+
+const ssoSettingsSchema = z
+  .object({
+    required: z.boolean(),
+    oidc: z.object({ issuer: z.string(), client_id: z.string() }).nullable(),
+    saml: z.object({ idp_entity_id: z.string(), idp_sso_url: z.string(), sp_metadata_url: z.string() }).nullable(),
+    oidc_redirect_uri: z.string(),
+  })
+  .meta({ id: 'SsoSettings' });
+
+async function ssoSettingsAnswer(deps: Parameters<typeof loadSsoSettings>[0], organizationGid: string, baseUrl: string) {
+  const settings = await loadSsoSettings(deps, organizationGid);
+  return {
+    required: settings.required,
+    oidc: settings.oidc ? { issuer: settings.oidc.issuer, client_id: settings.oidc.clientId } : null,
+    saml: settings.saml ? { idp_entity_id: settings.saml.idpEntityId, idp_sso_url: settings.saml.idpSsoUrl, sp_metadata_url: `${baseUrl}/api/1.0/auth/saml/${organizationGid}/metadata` } : null,
+    oidc_redirect_uri: `${baseUrl}/api/1.0/auth/oidc/callback`,
+  };
+}
+
+export const getSsoSettingsRoute = defineRoute({
+  method: 'GET',
+  path: '/organizations/{organization_gid}/sso',
+  scope: 'api',
+  operationId: 'getSsoSettings',
+  summary: 'Single sign-on settings (super admins); the client secret is never shown',
+  tags: ['Organizations'],
+  auth: 'user',
+  request: { params: orgParams },
+  responses: { 200: { description: 'Settings', schema: dataBody(ssoSettingsSchema) } },
+  async handle({ principal, params, meta, deps }) {
+    await assertOrganizationRole(deps.database.db, principal, params.organization_gid, ['super_admin'], 'manage single sign-on');
+    return { kind: 'data', data: await ssoSettingsAnswer(deps, params.organization_gid, meta.baseUrl) };
+  },
+});
+
+const httpsUrl = z.url({ protocol: /^https?$/ }).max(2048);
+
+export const updateSsoSettingsRoute = defineRoute({
+  method: 'PUT',
+  path: '/organizations/{organization_gid}/sso',
+  scope: 'api',
+  operationId: 'updateSsoSettings',
+  summary: 'Configure OpenID Connect and SAML 2.0 sign-on, and whether it is required (super admins)',
+  description: 'With required: true, members cannot log in with a password. A null provider removes it; an absent one is left as it is.',
+  tags: ['Organizations'],
+  auth: 'user',
+  request: {
+    params: orgParams,
+    body: z.object({
+      required: z.boolean().optional(),
+      oidc: z.object({ issuer: httpsUrl, client_id: z.string().min(1).max(512), client_secret: z.string().min(1).max(4096) }).nullable().optional(),
+      saml: z.object({ idp_entity_id: z.string().min(1).max(1024), idp_sso_url: httpsUrl, idp_certificate: z.string().min(100).max(20_000) }).nullable().optional(),
+    }),
+  },
+  responses: { 200: { description: 'Settings', schema: dataBody(ssoSettingsSchema) } },
+  async handle({ principal, params, body, meta, deps }) {
+    await assertOrganizationRole(deps.database.db, principal, params.organization_gid, ['super_admin'], 'manage single sign-on');
+    if (body.required) {
+      const current = await loadSsoSettings(deps, params.organization_gid);
+      const oidc = body.oidc === undefined ? current.oidc : body.oidc;
+      const saml = body.saml === undefined ? current.saml : body.saml;
+      if (!oidc && !saml) throw new BadRequestError('Configure an OpenID Connect or SAML provider before requiring single sign-on');
+    }
+    await updateSsoSettings(
+      deps,
+      params.organization_gid,
+      {
+        ...(body.required !== undefined ? { required: body.required } : {}),
+        ...(body.oidc !== undefined ? { oidc: body.oidc && { issuer: body.oidc.issuer, clientId: body.oidc.client_id, clientSecret: body.oidc.client_secret } } : {}),
+        ...(body.saml !== undefined ? { saml: body.saml && { idpEntityId: body.saml.idp_entity_id, idpSsoUrl: body.saml.idp_sso_url, idpCertificate: body.saml.idp_certificate } } : {}),
+      },
+      { gid: principal.user.gid, ip: meta.sourceIp, userAgent: meta.userAgent },
+    );
+    return { kind: 'data', data: await ssoSettingsAnswer(deps, params.organization_gid, meta.baseUrl) };
+  },
+});
+
+
+export const adminRoutes = [inviteRoute, createServiceAccountRoute, listServiceAccountsRoute, revokeServiceAccountRoute, auditLogRoute, getSsoSettingsRoute, updateSsoSettingsRoute];

@@ -24,7 +24,7 @@ const sessionAnswer = z.object({ token: z.string(), expires_at: z.string(), user
 export const userCompact = (user: Pick<User, 'gid' | 'name' | 'email'>) => ({ gid: user.gid, resource_type: 'user' as const, name: user.name, email: user.email, photo: null });
 export const workspaceCompactOf = (org: Pick<Organization, 'gid' | 'name'>) => ({ gid: org.gid, resource_type: 'workspace' as const, name: org.name });
 
-function sessionReply(session: IssuedSession, now: Date, status: number, extra: Record<string, unknown> = {}) {
+export function sessionReply(session: IssuedSession, now: Date, status: number, extra: Record<string, unknown> = {}) {
   return {
     kind: 'data' as const,
     status,
