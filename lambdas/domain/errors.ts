@@ -62,8 +62,8 @@ export class PayloadTooLargeError extends HttpError {
   }
 }
 export class UnsupportedMediaTypeError extends HttpError {
-  constructor() {
-    super(415, 'Request body must be JSON (Content-Type: application/json)');
+  constructor(message = 'Request body must be JSON (Content-Type: application/json)') {
+    super(415, message);
   }
 }
 export class TooManyRequestsError extends HttpError {

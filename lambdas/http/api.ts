@@ -66,11 +66,20 @@ function queryParameters(event: APIGatewayProxyEvent): Record<string, string> {
   return out;
 }
 
-function readBody(event: APIGatewayProxyEvent, headers: Record<string, string>, maxBytes: number): unknown {
+function readBody(event: APIGatewayProxyEvent, headers: Record<string, string>, maxBytes: number, format: 'json' | 'form'): unknown {
   if (event.body === null || event.body === undefined || event.body === '') return undefined;
   const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
   if (raw.length > maxBytes) throw new PayloadTooLargeError(maxBytes);
   const type = headers['content-type'] ?? '';
+  if (format === 'form') {
+    if (!/^application\/x-www-form-urlencoded\b/i.test(type)) throw new UnsupportedMediaTypeError('Request body must be a form (Content-Type: application/x-www-form-urlencoded)');
+    const fields: Record<string, string> = {};
+    for (const [k, v] of new URLSearchParams(raw.toString('utf8'))) {
+      if (k in fields) throw new BadRequestError(`Form field ${k} was given more than once`);
+      fields[k] = v;
+    }
+    return fields;
+  }
   if (!/^application\/(json|[a-z0-9.+-]+\+json)\b/i.test(type)) throw new UnsupportedMediaTypeError();
   try {
     return JSON.parse(raw.toString('utf8'));
@@ -119,9 +128,11 @@ export function createApiHandler(deps: AppDeps, routes: RouteDef[]): ApiHandler 
       const rawParams = Object.fromEntries(Object.entries(hit.m!.groups ?? {}).map(([k, v]) => [k, safeDecode(v)]));
       const params = route.request.params ? validate(route.request.params, rawParams, 'path') : {};
       const query = validate(querySchema, rawQuery, 'query') as Record<string, unknown>;
-      const rawBody = readBody(event, headers, maxBytes);
+      const rawBody = readBody(event, headers, maxBytes, route.bodyFormat ?? 'json');
       let body: unknown = {};
-      if (route.request.body) {
+      if (route.request.body && route.bodyFormat === 'form') {
+        body = validate(route.request.body, rawBody ?? {}, 'form');
+      } else if (route.request.body) {
         if (rawBody === undefined || rawBody === null || typeof rawBody !== 'object' || Array.isArray(rawBody) || !('data' in rawBody)) {
           throw new BadRequestError('The request body must be a JSON object with a "data" property');
         }

@@ -85,7 +85,10 @@ export function buildOpenApi(routes: RouteDef[], info: OpenApiInfo): JsonSchema 
       ...(route.auth === 'none' ? { security: [] } : {}),
     };
     if (route.request.body) {
-      operation.requestBody = { required: true, content: { 'application/json': { schema: collector.convert(dataBody(route.request.body), 'input') } } };
+      operation.requestBody =
+        route.bodyFormat === 'form'
+          ? { required: true, content: { 'application/x-www-form-urlencoded': { schema: collector.convert(route.request.body, 'input') } } }
+          : { required: true, content: { 'application/json': { schema: collector.convert(dataBody(route.request.body), 'input') } } };
     }
     const key = route.path;
     paths[key] = { ...paths[key], [route.method.toLowerCase()]: operation };

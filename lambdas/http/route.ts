@@ -80,6 +80,12 @@ export interface RouteDef<S extends RouteSchemas = RouteSchemas, A extends AuthL
   description?: string;
   tags: string[];
   auth: A;
+  /**
+   * 'json' (default): a JSON body whose `data` the body schema validates.
+   * 'form': an HTML form post (application/x-www-form-urlencoded) whose fields the body
+   * schema validates directly (browser-facing endpoints such as a SAML ACS).
+   */
+  bodyFormat?: 'json' | 'form';
   request: S;
   responses: Record<number, ResponseDoc>;
   handle(input: RouteInput<S, A>): Promise<Reply>;

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { runPurge } from '../../lambdas/workers/purge.js';
+import { apiEvent, header } from '../support/http.js';
 import { CHROME_MAC, CHROME_MAC_UPDATED, FIREFOX_WINDOWS, identityHarness, logIn, relayDueMail, signUp, type IdentityHarness } from '../support/identity.js';
 
 let h: IdentityHarness;
@@ -141,6 +142,34 @@ describe("This wasn't me", () => {
     const res = await h.call({ path: '/api/1.0/auth/not-me', body: { data: { token, revoke_all: true } } });
     expect(res.body.data.sessions_revoked).toBe(2);
     for (const t of [u.token, other.body.data.token]) expect((await h.call({ path: '/api/1.0/users/me', token: t })).status).toBe(401);
+  });
+});
+
+describe("This wasn't me, from the email link in a browser", () => {
+  test('opening the link changes nothing; the form post secures the account', async () => {
+    const u = await signUp(h, { ip: '203.0.113.22' });
+    const intruder = await logIn(h, u.email, u.password, { ip: '192.0.2.101' });
+    await h.deliverMail();
+    const link = new URL(/This wasn't me: (\S+)/.exec(alerts(u.email)[0]!.text)![1]!);
+    const token = link.searchParams.get('token')!;
+    const pageRes = await h.handler(apiEvent({ path: `${link.pathname}${link.search}` }));
+    expect(pageRes.statusCode).toBe(200);
+    expect(header(pageRes, 'Content-Type')).toBe('text/html; charset=utf-8');
+    expect(header(pageRes, 'Content-Security-Policy')).toContain("form-action 'self'");
+    expect(pageRes.body).toContain(`name="token" value="${token}"`);
+    expect(pageRes.body).toContain('action="not-me/confirm"');
+    // A mail scanner fetching the link does not sign anyone out.
+    expect((await h.call({ path: '/api/1.0/users/me', token: intruder.body.data.token })).status).toBe(200);
+
+    const posted = await h.handler(
+      apiEvent({ method: 'POST', path: '/api/1.0/auth/not-me/confirm', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token, revoke_all: 'true' }).toString() }),
+    );
+    expect(posted.statusCode).toBe(200);
+    expect(posted.body).toContain('We signed out 2 sessions');
+    expect(posted.body).toContain('choose a new password');
+    expect((await h.call({ path: '/api/1.0/users/me', token: intruder.body.data.token })).status).toBe(401);
+    const json = await h.handler(apiEvent({ method: 'POST', path: '/api/1.0/auth/not-me/confirm', body: { data: { token } } }));
+    expect(json.statusCode).toBe(415);
   });
 });
 

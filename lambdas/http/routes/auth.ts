@@ -5,6 +5,7 @@ import { acceptInvitation, changePassword, completePasswordReset, logout, notMe,
 import type { IssuedSession, LoginContext } from '../../domain/auth/sessions.js';
 import { clearedSessionCookie, sessionCookie } from '../cookies.js';
 import { dataBody } from '../openapi.js';
+import { html, page } from '../html.js';
 import { defineRoute, type RequestMeta } from '../route.js';
 import { gid } from '../schemas.js';
 
@@ -114,6 +115,54 @@ export const notMeRoute = defineRoute({
   },
 });
 
+/**
+ * The link in a login alert opens this page. A GET changes nothing (mail scanners
+ * prefetch links); the button posts the form below.
+ */
+export const notMePageRoute = defineRoute({
+  method: 'GET',
+  path: '/auth/not-me',
+  scope: 'api',
+  operationId: 'showLoginNotMePage',
+  summary: "The page a login alert's \"This wasn't me\" link opens",
+  tags: ['Authentication'],
+  auth: 'none',
+  request: { query: z.object({ token }) },
+  responses: { 200: { description: 'An HTML page with a confirmation button', contentType: 'text/html' } },
+  async handle({ query }) {
+    return page(
+      "Wasn't you?",
+      html`<p>If you did not log in just now, secure your account: we will sign that session out, and if you use a password you will be asked to choose a new one.</p>
+<form method="post" action="not-me/confirm"><input type="hidden" name="token" value="${query.token}">
+<p><label><input type="checkbox" name="revoke_all" value="true"> Also sign out all my other sessions</label></p>
+<p><button type="submit">Secure my account</button></p></form>`,
+    );
+  },
+});
+
+export const notMeConfirmRoute = defineRoute({
+  method: 'POST',
+  path: '/auth/not-me/confirm',
+  scope: 'api',
+  operationId: 'confirmLoginNotMeForm',
+  summary: "This wasn't me, from the HTML page (form post)",
+  tags: ['Authentication'],
+  auth: 'none',
+  bodyFormat: 'form',
+  request: { body: z.object({ token, revoke_all: z.enum(['true']).optional() }) },
+  responses: { 200: { description: 'An HTML page saying what was done', contentType: 'text/html' } },
+  async handle({ body, meta, deps }) {
+    const done = await notMe(deps, { token: body.token, revoke_all: body.revoke_all === 'true' }, loginContext(meta));
+    return page(
+      'Your account is secured',
+      html`<p>We signed out ${done.sessions_revoked} session${done.sessions_revoked === 1 ? '' : 's'}.</p>` +
+        (done.password_reset_required
+          ? html`<p>We emailed you a link to choose a new password; you need it before you can log in with a password again.</p>`
+          : html`<p>You sign in through your organization's identity provider: tell its administrator, since your single sign-on account may be compromised.</p>`),
+    );
+  },
+});
+
 export const requestPasswordResetRoute = defineRoute({
   method: 'POST',
   path: '/auth/password_reset',
@@ -164,4 +213,4 @@ export const changePasswordRoute = defineRoute({
   },
 });
 
-export const authRoutes = [signupRoute, loginRoute, logoutRoute, acceptInvitationRoute, notMeRoute, requestPasswordResetRoute, completePasswordResetRoute, changePasswordRoute];
+export const authRoutes = [signupRoute, loginRoute, logoutRoute, acceptInvitationRoute, notMeRoute, notMePageRoute, notMeConfirmRoute, requestPasswordResetRoute, completePasswordResetRoute, changePasswordRoute];
