@@ -123,7 +123,11 @@ describe("This wasn't me", () => {
 
     await h.deliverMail();
     const reset = h.mailTo(u.email).find((m) => m.subject === 'Choose a new password for your account')!;
-    const resetToken = new URL(/(https:\S+password_reset\S+)/.exec(reset.text)![1]!).searchParams.get('token')!;
+    const resetLink = new URL(/(https:\S+password_reset\S+)/.exec(reset.text)![1]!);
+    const resetToken = resetLink.searchParams.get('token')!;
+    const form = await h.handler(apiEvent({ path: `${resetLink.pathname}${resetLink.search}` }));
+    expect(form.statusCode).toBe(200);
+    expect(form.body).toContain('action="complete/confirm"');
     expect((await h.call({ path: '/api/1.0/auth/password_reset/complete', body: { data: { token: resetToken, password: 'password' } } })).status).toBe(400);
     expect((await h.call({ path: '/api/1.0/auth/password_reset/complete', body: { data: { token: resetToken, password: 'a brand new passphrase' } } })).status).toBe(200);
     expect((await logIn(h, u.email, 'a brand new passphrase', { ip: '203.0.113.20' })).status).toBe(200);

@@ -1,6 +1,7 @@
 /** Sessions, cookies, brute-force delays, invitations, service accounts and the audit log through the API. */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { hashToken } from '../../lambdas/domain/auth/tokens.js';
+import { apiEvent, header } from '../support/http.js';
 import { CHROME_MAC, identityHarness, logIn, signUp, uniqueEmail, type IdentityHarness } from '../support/identity.js';
 
 let h: IdentityHarness;
@@ -177,6 +178,26 @@ describe('invitations', () => {
     expect((await logIn(h, email, 'member passphrase', { ip: '203.0.113.77' })).status).toBe(200);
     await h.deliverMail();
     expect(h.mailTo(email).filter((m) => m.subject === 'New login to your account')).toHaveLength(0);
+  });
+
+  test('the emailed link opens a form; posting it joins and sets the session cookie', async () => {
+    const admin = await signUp(h);
+    const email = uniqueEmail('browser');
+    await h.call({ path: `/api/1.0/organizations/${admin.organizationGid}/invitations`, token: admin.token, body: { data: { email, role: 'guest' } } });
+    await h.deliverMail();
+    const link = new URL(/(https:\S+accept\S+)/.exec(h.mailTo(email)[0]!.text)![1]!);
+    const form = await h.handler(apiEvent({ path: `${link.pathname}${link.search}` }));
+    expect(form.statusCode).toBe(200);
+    expect(form.body).toContain('action="accept/confirm"');
+    const joined = await h.handler(
+      apiEvent({ method: 'POST', path: '/api/1.0/auth/invitations/accept/confirm', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: link.searchParams.get('token')!, name: 'Browser <b>User</b>', password: 'browser passphrase' }).toString() }),
+    );
+    expect(joined.statusCode).toBe(200);
+    expect(joined.body).toContain('You joined Test Org');
+    const cookie = /^session=([^;]+)/.exec(header(joined, 'Set-Cookie')!)![1]!;
+    const me = await h.call({ path: '/api/1.0/users/me', cookie: `session=${cookie}` });
+    expect(me.body.data.name).toBe('Browser <b>User</b>');
+    expect(me.body.data.email).toBe(email);
   });
 
   test('invitations expire after 7 days; members cannot invite; non-members get 404', async () => {

@@ -163,6 +163,84 @@ export const notMeConfirmRoute = defineRoute({
   },
 });
 
+/** The invitation link opens a form (GET changes nothing). */
+export const invitationPageRoute = defineRoute({
+  method: 'GET',
+  path: '/auth/invitations/accept',
+  scope: 'api',
+  operationId: 'showInvitationPage',
+  summary: 'The page an invitation link opens',
+  tags: ['Authentication'],
+  auth: 'none',
+  request: { query: z.object({ token }) },
+  responses: { 200: { description: 'An HTML form to accept', contentType: 'text/html' } },
+  async handle({ query }) {
+    return page(
+      'Accept your invitation',
+      html`<form method="post" action="accept/confirm"><input type="hidden" name="token" value="${query.token}">
+<p><label>Your name<br><input name="name" required maxlength="256" autocomplete="name"></label></p>
+<p><label>Choose a password (at least 8 characters; or your existing password if you already have an account)<br><input type="password" name="password" required minlength="8" maxlength="128" autocomplete="new-password"></label></p>
+<p><button type="submit">Join</button></p></form>`,
+    );
+  },
+});
+
+export const invitationConfirmRoute = defineRoute({
+  method: 'POST',
+  path: '/auth/invitations/accept/confirm',
+  scope: 'api',
+  operationId: 'acceptInvitationForm',
+  summary: 'Accept an invitation from the HTML page (form post); sets the session cookie',
+  tags: ['Authentication'],
+  auth: 'none',
+  bodyFormat: 'form',
+  request: { body: z.object({ token, name: z.string().trim().min(1).max(256), password }) },
+  responses: { 200: { description: 'An HTML page', contentType: 'text/html' } },
+  async handle({ body, meta, deps }) {
+    const { session, organization } = await acceptInvitation(deps, body, loginContext(meta));
+    const done = page('Welcome', html`<p>You joined ${organization.name}. You are logged in in this browser.</p>`);
+    return { ...done, headers: { ...done.headers, 'Set-Cookie': sessionCookie(session.token, session.expiresAt, deps.clock.now()) } };
+  },
+});
+
+/** The password reset link opens a form (GET changes nothing). */
+export const passwordResetPageRoute = defineRoute({
+  method: 'GET',
+  path: '/auth/password_reset/complete',
+  scope: 'api',
+  operationId: 'showPasswordResetPage',
+  summary: 'The page a password reset link opens',
+  tags: ['Authentication'],
+  auth: 'none',
+  request: { query: z.object({ token }) },
+  responses: { 200: { description: 'An HTML form to choose a new password', contentType: 'text/html' } },
+  async handle({ query }) {
+    return page(
+      'Choose a new password',
+      html`<form method="post" action="complete/confirm"><input type="hidden" name="token" value="${query.token}">
+<p><label>New password (at least 8 characters)<br><input type="password" name="password" required minlength="8" maxlength="128" autocomplete="new-password"></label></p>
+<p><button type="submit">Save</button></p></form>`,
+    );
+  },
+});
+
+export const passwordResetConfirmRoute = defineRoute({
+  method: 'POST',
+  path: '/auth/password_reset/complete/confirm',
+  scope: 'api',
+  operationId: 'completePasswordResetForm',
+  summary: 'Choose a new password from the HTML page (form post)',
+  tags: ['Authentication'],
+  auth: 'none',
+  bodyFormat: 'form',
+  request: { body: z.object({ token, password }) },
+  responses: { 200: { description: 'An HTML page', contentType: 'text/html' } },
+  async handle({ body, meta, deps }) {
+    await completePasswordReset(deps, body, loginContext(meta));
+    return page('Password changed', html`<p>Your new password is saved and every session was signed out. Log in again with the new password.</p>`);
+  },
+});
+
 export const requestPasswordResetRoute = defineRoute({
   method: 'POST',
   path: '/auth/password_reset',
@@ -213,4 +291,4 @@ export const changePasswordRoute = defineRoute({
   },
 });
 
-export const authRoutes = [signupRoute, loginRoute, logoutRoute, acceptInvitationRoute, notMeRoute, notMePageRoute, notMeConfirmRoute, requestPasswordResetRoute, completePasswordResetRoute, changePasswordRoute];
+export const authRoutes = [signupRoute, loginRoute, logoutRoute, acceptInvitationRoute, notMeRoute, notMePageRoute, notMeConfirmRoute, invitationPageRoute, invitationConfirmRoute, passwordResetPageRoute, passwordResetConfirmRoute, requestPasswordResetRoute, completePasswordResetRoute, changePasswordRoute];
