@@ -272,3 +272,36 @@ describe('audit log', () => {
     expect((await h.call({ path: `/api/1.0/workspaces/${admin.organizationGid}/audit_log_events`, token: stranger.token })).status).toBe(404);
   });
 });
+
+describe('SSO settings', () => {
+  test('super admins configure providers; the client secret is stored encrypted and never shown; required SSO blocks password logins', async () => {
+    const admin = await signUp(h);
+    const path = `/api/1.0/organizations/${admin.organizationGid}/sso`;
+    const early = await h.call({ method: 'PUT', path, token: admin.token, body: { data: { required: true } } });
+    expect(early.status).toBe(400);
+    const put = await h.call({ method: 'PUT', path, token: admin.token, body: { data: { oidc: { issuer: 'https://accounts.example.com', client_id: 'client-123', client_secret: 'super-secret-value-42' } } } });
+    expect(put.status).toBe(200);
+    expect(put.body.data).toEqual({ required: false, oidc: { issuer: 'https://accounts.example.com', client_id: 'client-123' }, saml: null, oidc_redirect_uri: 'https://tasks.example.test/api/1.0/auth/oidc/callback' });
+    const row = await h.engine.db.selectFrom('organizations').select(['oidc_client_secret_enc']).where('gid', '=', admin.organizationGid).executeTakeFirstOrThrow();
+    expect(row.oidc_client_secret_enc).toMatch(/^v1\./);
+    expect(row.oidc_client_secret_enc).not.toContain('super-secret');
+    const audit = await h.engine.db.selectFrom('audit_log_events').select('details').where('event_type', '=', 'organization_sso_settings_changed').where('organization_gid', '=', admin.organizationGid).execute();
+    expect(JSON.stringify(audit)).not.toContain('super-secret');
+
+    expect((await h.call({ method: 'PUT', path, token: admin.token, body: { data: { required: true } } })).status).toBe(200);
+    const login = await logIn(h, admin.email, admin.password);
+    expect(login.status).toBe(403);
+    expect(login.body.errors[0].message).toMatch(/requires single sign-on/);
+    // A wrong password still gets the ordinary answer: SSO status is not disclosed to guessers.
+    expect((await logIn(h, admin.email, 'a wrong password')).status).toBe(401);
+    const get = await h.call({ path, token: admin.token });
+    expect(JSON.stringify(get.body)).not.toContain('super-secret');
+  });
+
+  test('only super admins see or change the settings', async () => {
+    const admin = await signUp(h);
+    const stranger = await signUp(h);
+    expect((await h.call({ path: `/api/1.0/organizations/${admin.organizationGid}/sso`, token: stranger.token })).status).toBe(404);
+    expect((await h.call({ method: 'PUT', path: `/api/1.0/organizations/${admin.organizationGid}/sso`, token: admin.token, body: { data: { oidc: { issuer: 'ftp://bad', client_id: 'x', client_secret: 'y' } } } })).status).toBe(400);
+  });
+});
