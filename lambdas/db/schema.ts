@@ -119,6 +119,7 @@ export interface OneTimeTokensTable {
   organization_gid: string | null;
   email: string | null;
   role: Exclude<Role, 'super_admin'> | null;
+  team_gid: string | null;
   created_by: string | null;
   created_at: Timestamp;
   expires_at: Timestamp;
@@ -178,6 +179,279 @@ export interface AuditLogEventsTable {
   created_at: Timestamp;
 }
 
+// --- The work graph (0003_work_graph.sql) ---
+
+/** date columns: written through dateValue(), read through dateOnly() (query.ts). */
+export type DateColumn = ColumnType<string | Date | null, unknown, unknown>;
+
+export type TeamVisibility = 'public' | 'request_to_join' | 'secret';
+export type PrivacySetting = 'public_to_workspace' | 'private_to_team' | 'private';
+
+export interface TeamsTable {
+  gid: string;
+  organization_gid: string;
+  name: string;
+  description: Generated<string>;
+  visibility: TeamVisibility;
+  created_by: string | null;
+  created_at: Timestamp;
+  modified_at: Timestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export interface TeamMembershipsTable {
+  gid: string;
+  team_gid: string;
+  user_gid: string;
+  is_limited_access: Generated<boolean>;
+  is_admin: Generated<boolean>;
+  created_at: Timestamp;
+}
+
+export interface ProjectsTable {
+  gid: string;
+  organization_gid: string;
+  team_gid: string | null;
+  name: string;
+  notes: Generated<string>;
+  color: string | null;
+  owner_gid: string | null;
+  due_on: DateColumn;
+  start_on: DateColumn;
+  privacy_setting: Generated<PrivacySetting>;
+  archived: Generated<boolean>;
+  completed: Generated<boolean>;
+  completed_at: NullableTimestamp;
+  default_view: Generated<'list' | 'board' | 'calendar' | 'timeline'>;
+  created_by: string | null;
+  created_at: Timestamp;
+  modified_at: Timestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export interface ProjectMembershipsTable {
+  gid: string;
+  project_gid: string;
+  user_gid: string;
+  access_level: Generated<'admin' | 'editor' | 'commenter' | 'viewer'>;
+  created_at: Timestamp;
+}
+
+export interface ProjectFollowersTable {
+  project_gid: string;
+  user_gid: string;
+  created_at: Timestamp;
+}
+
+export interface ProjectStatusesTable {
+  gid: string;
+  project_gid: string;
+  title: string;
+  text: Generated<string>;
+  status_type: 'on_track' | 'at_risk' | 'off_track' | 'on_hold' | 'complete';
+  author_gid: string | null;
+  created_at: Timestamp;
+  modified_at: Timestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export interface SectionsTable {
+  gid: string;
+  project_gid: string;
+  name: string;
+  position: number;
+  created_at: Timestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export type AssigneeStatus = 'inbox' | 'today' | 'upcoming' | 'later';
+
+export interface TasksTable {
+  gid: string;
+  organization_gid: string;
+  name: Generated<string>;
+  notes: Generated<string>;
+  resource_subtype: Generated<'default_task' | 'milestone' | 'approval'>;
+  completed: Generated<boolean>;
+  completed_at: NullableTimestamp;
+  assignee_gid: string | null;
+  assignee_status: Generated<AssigneeStatus>;
+  due_on: DateColumn;
+  start_on: DateColumn;
+  parent_gid: string | null;
+  created_by: string | null;
+  created_at: Timestamp;
+  modified_at: Timestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export interface TaskAncestorsTable {
+  task_gid: string;
+  ancestor_gid: string;
+  depth: number;
+}
+
+export interface TaskProjectsTable {
+  task_gid: string;
+  project_gid: string;
+  section_gid: string | null;
+  position: number;
+  added_at: Timestamp;
+}
+
+export interface TaskUserLinkTable {
+  task_gid: string;
+  user_gid: string;
+  created_at: Timestamp;
+}
+
+export interface TagsTable {
+  gid: string;
+  organization_gid: string;
+  name: string;
+  color: string | null;
+  notes: Generated<string>;
+  created_by: string | null;
+  created_at: Timestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export interface TaskTagsTable {
+  task_gid: string;
+  tag_gid: string;
+  added_at: Timestamp;
+}
+
+export interface StoriesTable {
+  gid: string;
+  task_gid: string;
+  resource_subtype: Generated<string>;
+  text: string;
+  is_pinned: Generated<boolean>;
+  created_by: string | null;
+  created_at: Timestamp;
+  modified_at: Timestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export interface StoryLikesTable {
+  story_gid: string;
+  user_gid: string;
+  created_at: Timestamp;
+}
+
+export type CustomFieldType = 'text' | 'number' | 'enum' | 'multi_enum' | 'date' | 'people';
+
+export interface CustomFieldsTable {
+  gid: string;
+  organization_gid: string;
+  name: string;
+  description: Generated<string>;
+  resource_subtype: CustomFieldType;
+  precision: number | null;
+  created_by: string | null;
+  created_at: Timestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export interface CustomFieldEnumOptionsTable {
+  gid: string;
+  custom_field_gid: string;
+  name: string;
+  color: string | null;
+  enabled: Generated<boolean>;
+  position: number;
+}
+
+export interface ProjectCustomFieldSettingsTable {
+  gid: string;
+  project_gid: string;
+  custom_field_gid: string;
+  is_important: Generated<boolean>;
+  position: number;
+}
+
+export interface TaskCustomFieldValuesTable {
+  task_gid: string;
+  custom_field_gid: string;
+  text_value: string | null;
+  /** numeric: read as string. */
+  number_value: ColumnType<string | null, string | number | null, string | number | null>;
+  date_value: DateColumn;
+  enum_option_gid: string | null;
+  multi_values: ColumnType<string[] | null, unknown, unknown>;
+}
+
+export interface AttachmentsTable {
+  gid: string;
+  organization_gid: string;
+  parent_type: 'task' | 'project';
+  parent_gid: string;
+  name: string;
+  content_type: string;
+  size: ColumnType<string | number | null, number | null, number | null>;
+  blob_key: string;
+  upload_state: Generated<'pending' | 'complete'>;
+  created_by: string | null;
+  created_at: Timestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export interface MessagesTable {
+  gid: string;
+  organization_gid: string;
+  parent_type: 'team' | 'project';
+  parent_gid: string;
+  reply_to_gid: string | null;
+  title: string | null;
+  text: string;
+  author_gid: string | null;
+  created_at: Timestamp;
+  modified_at: Timestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export interface ProjectTemplatesTable {
+  gid: string;
+  organization_gid: string;
+  team_gid: string | null;
+  name: string;
+  description: Generated<string>;
+  is_public: Generated<boolean>;
+  owner_gid: string | null;
+  template: ColumnType<unknown, unknown, unknown>;
+  created_at: Timestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export interface TaskTemplatesTable {
+  gid: string;
+  project_gid: string;
+  name: string;
+  template: ColumnType<unknown, unknown, unknown>;
+  created_by: string | null;
+  created_at: Timestamp;
+  deleted_at: NullableTimestamp;
+}
+
+export interface UserTaskListsTable {
+  gid: string;
+  user_gid: string;
+  organization_gid: string;
+  created_at: Timestamp;
+}
+
+export interface SavedSearchesTable {
+  gid: string;
+  organization_gid: string;
+  owner_gid: string;
+  name: string;
+  filters: ColumnType<Record<string, unknown>, unknown, unknown>;
+  created_at: Timestamp;
+  modified_at: Timestamp;
+  deleted_at: NullableTimestamp;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   checksum: string;
@@ -200,6 +474,32 @@ export interface DB {
   sso_requests: SsoRequestsTable;
   saml_assertions_seen: SamlAssertionsSeenTable;
   audit_log_events: AuditLogEventsTable;
+  teams: TeamsTable;
+  team_memberships: TeamMembershipsTable;
+  projects: ProjectsTable;
+  project_memberships: ProjectMembershipsTable;
+  project_followers: ProjectFollowersTable;
+  project_statuses: ProjectStatusesTable;
+  sections: SectionsTable;
+  tasks: TasksTable;
+  task_ancestors: TaskAncestorsTable;
+  task_projects: TaskProjectsTable;
+  task_followers: TaskUserLinkTable;
+  task_likes: TaskUserLinkTable;
+  tags: TagsTable;
+  task_tags: TaskTagsTable;
+  stories: StoriesTable;
+  story_likes: StoryLikesTable;
+  custom_fields: CustomFieldsTable;
+  custom_field_enum_options: CustomFieldEnumOptionsTable;
+  project_custom_field_settings: ProjectCustomFieldSettingsTable;
+  task_custom_field_values: TaskCustomFieldValuesTable;
+  attachments: AttachmentsTable;
+  messages: MessagesTable;
+  project_templates: ProjectTemplatesTable;
+  task_templates: TaskTemplatesTable;
+  user_task_lists: UserTaskListsTable;
+  saved_searches: SavedSearchesTable;
 }
 
 export type Organization = Selectable<OrganizationsTable>;
