@@ -5,13 +5,16 @@
 import { purgeLoginIps } from '../domain/auth/sessions.js';
 import type { AppDeps } from '../domain/deps.js';
 import { logger } from '../shared/logger.js';
+import { purgeOidcRequests } from '../domain/auth/oidc.js';
 
 export interface PurgeResult {
   loginIpsCleared: number;
+  oidcRequestsDeleted: number;
 }
 
 export async function runPurge(deps: Pick<AppDeps, 'database' | 'clock' | 'config'>): Promise<PurgeResult> {
   const loginIpsCleared = await purgeLoginIps(deps.database.db, deps.clock.now(), deps.config.auth.ipRetentionDays);
-  logger.info('purge finished', { login_ips_cleared: loginIpsCleared });
-  return { loginIpsCleared };
+  const oidcRequestsDeleted = await purgeOidcRequests(deps);
+  logger.info('purge finished', { login_ips_cleared: loginIpsCleared, oidc_requests_deleted: oidcRequestsDeleted });
+  return { loginIpsCleared, oidcRequestsDeleted };
 }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { ManualClock } from '../../lambdas/adapters/clock.js';
 import type { AppDeps } from '../../lambdas/domain/deps.js';
-import { clearOidcConfigurationCache, INVALID_STATE_MESSAGE, OTHER_BROWSER_MESSAGE } from '../../lambdas/domain/auth/oidc.js';
+import { clearOidcConfigurationCache, INVALID_STATE_MESSAGE, OTHER_BROWSER_MESSAGE, purgeOidcRequests } from '../../lambdas/domain/auth/oidc.js';
 import { createApiHandler, type ApiHandler } from '../../lambdas/http/api.js';
 import { routes } from '../../lambdas/http/route-table.js';
 import { oidcBrowserCookieName, oidcRoutes } from '../../lambdas/http/routes/sso-oidc.js';
@@ -40,7 +40,7 @@ beforeAll(async () => {
   engine = await openEngine('pglite');
   queue = new RecordingQueue();
   deps = testDeps(engine, { queue, config: { ...TEST_CONFIG, auth: { ...TEST_CONFIG.auth, scrypt: { logN: 4, r: 8, p: 1 } } } });
-  handler = createApiHandler(deps, [...routes, ...oidcRoutes]);
+  handler = createApiHandler(deps, routes);
   idp = await startOidcProvider({ redirectUri: REDIRECT_URI });
   strictIdp = await startOidcProvider({ redirectUri: REDIRECT_URI, conformIdTokenClaims: true });
 });
@@ -370,6 +370,16 @@ describe('GET /auth/oidc/callback', () => {
     const res = await oidcLogin(org.gid, sub, { beforeCallback: async () => (deps.clock as ManualClock).advance(601_000) });
     expect(res.answer.status).toBe(400);
     expect(errorMessage(res.answer)).toBe(INVALID_STATE_MESSAGE);
+  });
+
+  test('expired pending sign-ins are purged a day after they expire; fresh ones are kept', async () => {
+    const org = await organizationWithOidc();
+    const old = await start(org.gid);
+    (deps.clock as ManualClock).advance(600_000 + 86_400_000 + 1000);
+    const fresh = await start(org.gid);
+    expect(await purgeOidcRequests(deps)).toBeGreaterThanOrEqual(1);
+    expect(await ssoRequest(old.state)).toBeUndefined();
+    expect(await ssoRequest(fresh.state)).toBeDefined();
   });
 
   test('a sign-in finishes only in the browser that started it (no login CSRF)', async () => {

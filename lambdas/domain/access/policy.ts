@@ -1,9 +1,22 @@
 /**
- * The access policy: every decision about who may see or do what is made here.
- * (The work-graph rules for projects and tasks join this module with their issue.)
- * An organization a caller does not belong to answers 404, as if it did not exist.
+ * The access policy: every decision about who may see or change what is made here, and
+ * the SQL predicates every list, search, count and export uses come from here, so no
+ * listing path can leak.
+ *
+ * Rules ("Members and guests"):
+ * - Full members (member, admin, super_admin) see everything not marked private:
+ *   public_to_workspace projects, private_to_team projects of teams they are full
+ *   members of, and projects they were added to. Limited-access team members get no
+ *   access from their team membership: only what they were added to.
+ * - Guests see only projects and tasks they were explicitly added to, and what those
+ *   contain.
+ * - Private projects: only their members. Reading private projects is not an admin power.
+ * - A task is visible when it, or any of its ancestors, is assigned to the viewer,
+ *   followed by the viewer, or in a project the viewer can see. A task in no project
+ *   and not shared is private: only its assignee and followers.
+ * - Objects a caller may not see answer 404, not 403.
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB, Role } from '../../db/schema.js';
 import type { Principal } from '../auth/sessions.js';
 import { ForbiddenError, NotFoundError } from '../errors.js';
@@ -30,4 +43,140 @@ export async function assertOrganizationRole(db: Kysely<DB>, principal: Principa
   if (!role) throw new NotFoundError('Organization not found');
   if (!allowed.includes(role)) throw new ForbiddenError(`Only ${allowed.map((r) => r.replace('_', ' ')).join(' or ')}s of this organization can ${action}`);
   return role;
+}
+
+/** A user acting inside one organization. */
+export interface Viewer {
+  userGid: string;
+  organizationGid: string;
+  role: Role;
+}
+
+export const isFullMember = (viewer: Viewer) => viewer.role !== 'guest';
+export const isOrgAdmin = (viewer: Viewer) => viewer.role === 'admin' || viewer.role === 'super_admin';
+
+/** The viewer for a principal in an organization; 404 when they are not a member (or not a user). */
+export async function viewerIn(db: Kysely<DB>, principal: Principal, organizationGid: string): Promise<Viewer> {
+  if (principal.kind !== 'user') throw new NotFoundError();
+  const role = await organizationRole(db, principal.user.gid, organizationGid);
+  if (!role) throw new NotFoundError();
+  return { userGid: principal.user.gid, organizationGid, role };
+}
+
+const col = (alias: string, column: string) => sql.ref(`${alias}.${column}`);
+
+/** Projects the viewer may see (alias names the projects row). Deleted projects never match. */
+export function projectVisible(viewer: Viewer, alias = 'p'): RawBuilder<boolean> {
+  const gid = col(alias, 'gid');
+  const added = sql`exists (select 1 from project_memberships pv_pm where pv_pm.project_gid = ${gid} and pv_pm.user_gid = ${viewer.userGid})`;
+  const byTeam = sql`(${col(alias, 'privacy_setting')} = 'private_to_team' and exists (select 1 from team_memberships pv_tm where pv_tm.team_gid = ${col(alias, 'team_gid')} and pv_tm.user_gid = ${viewer.userGid} and not pv_tm.is_limited_access))`;
+  const grants = isFullMember(viewer) ? sql`(${added} or ${col(alias, 'privacy_setting')} = 'public_to_workspace' or ${byTeam})` : added;
+  return sql<boolean>`(${col(alias, 'deleted_at')} is null and ${col(alias, 'organization_gid')} = ${viewer.organizationGid} and ${grants})`;
+}
+
+/** Tasks the viewer may see (alias names the tasks row). Deleted tasks never match. */
+export function taskVisible(viewer: Viewer, alias = 't'): RawBuilder<boolean> {
+  return sql<boolean>`(${col(alias, 'deleted_at')} is null and ${col(alias, 'organization_gid')} = ${viewer.organizationGid} and exists (
+    select 1 from task_ancestors tv_a join tasks tv_x on tv_x.gid = tv_a.ancestor_gid
+    where tv_a.task_gid = ${col(alias, 'gid')} and tv_x.deleted_at is null and (
+      tv_x.assignee_gid = ${viewer.userGid}
+      or exists (select 1 from task_followers tv_f where tv_f.task_gid = tv_x.gid and tv_f.user_gid = ${viewer.userGid})
+      or exists (select 1 from task_projects tv_tp join projects tv_p on tv_p.gid = tv_tp.project_gid where tv_tp.task_gid = tv_x.gid and ${projectVisible(viewer, 'tv_p')})
+    )))`;
+}
+
+/** Teams the viewer may see: their own teams; full members also public and request-to-join teams. */
+export function teamVisible(viewer: Viewer, alias = 'tm'): RawBuilder<boolean> {
+  const member = sql`exists (select 1 from team_memberships tmv where tmv.team_gid = ${col(alias, 'gid')} and tmv.user_gid = ${viewer.userGid})`;
+  const grants = isFullMember(viewer) ? sql`(${member} or ${col(alias, 'visibility')} in ('public', 'request_to_join'))` : member;
+  return sql<boolean>`(${col(alias, 'deleted_at')} is null and ${col(alias, 'organization_gid')} = ${viewer.organizationGid} and ${grants})`;
+}
+
+/** Messages: project messages follow the project; team messages are for the team's full members. */
+export function messageVisible(viewer: Viewer, alias = 'msg'): RawBuilder<boolean> {
+  return sql<boolean>`(${col(alias, 'deleted_at')} is null and ${col(alias, 'organization_gid')} = ${viewer.organizationGid} and (
+    (${col(alias, 'parent_type')} = 'project' and exists (select 1 from projects mv_p where mv_p.gid = ${col(alias, 'parent_gid')} and ${projectVisible(viewer, 'mv_p')}))
+    or (${col(alias, 'parent_type')} = 'team' and exists (select 1 from team_memberships mv_tm join teams mv_t on mv_t.gid = mv_tm.team_gid where mv_tm.team_gid = ${col(alias, 'parent_gid')} and mv_tm.user_gid = ${viewer.userGid} and not mv_tm.is_limited_access and mv_t.deleted_at is null))
+  ))`;
+}
+
+/** Tags: full members see the organization's tags; guests only tags on tasks they can see. */
+export function tagVisible(viewer: Viewer, alias = 'tg'): RawBuilder<boolean> {
+  const base = sql`${col(alias, 'deleted_at')} is null and ${col(alias, 'organization_gid')} = ${viewer.organizationGid}`;
+  if (isFullMember(viewer)) return sql<boolean>`(${base})`;
+  return sql<boolean>`(${base} and exists (select 1 from task_tags gv_tt join tasks gv_t on gv_t.gid = gv_tt.task_gid where gv_tt.tag_gid = ${col(alias, 'gid')} and ${taskVisible(viewer, 'gv_t')}))`;
+}
+
+/** Custom fields: full members see the organization's; guests those used by projects they can see. */
+export function customFieldVisible(viewer: Viewer, alias = 'cf'): RawBuilder<boolean> {
+  const base = sql`${col(alias, 'deleted_at')} is null and ${col(alias, 'organization_gid')} = ${viewer.organizationGid}`;
+  if (isFullMember(viewer)) return sql<boolean>`(${base})`;
+  return sql<boolean>`(${base} and exists (select 1 from project_custom_field_settings cv_s join projects cv_p on cv_p.gid = cv_s.project_gid where cv_s.custom_field_gid = ${col(alias, 'gid')} and ${projectVisible(viewer, 'cv_p')}))`;
+}
+
+/** Users the viewer may see in the organization: full members see every member; guests themselves and the members of projects they can see. */
+export function userVisible(viewer: Viewer, alias = 'u'): RawBuilder<boolean> {
+  const member = sql`exists (select 1 from organization_memberships uv_m where uv_m.user_gid = ${col(alias, 'gid')} and uv_m.organization_gid = ${viewer.organizationGid} and uv_m.removed_at is null)`;
+  if (isFullMember(viewer)) return sql<boolean>`(${col(alias, 'deleted_at')} is null and ${member})`;
+  return sql<boolean>`(${col(alias, 'deleted_at')} is null and ${member} and (${col(alias, 'gid')} = ${viewer.userGid} or exists (
+    select 1 from project_memberships uv_pm join projects uv_p on uv_p.gid = uv_pm.project_gid where uv_pm.user_gid = ${col(alias, 'gid')} and ${projectVisible(viewer, 'uv_p')})))`;
+}
+
+// --- Decisions about single objects -------------------------------------------------
+
+async function exists(db: Kysely<DB>, query: RawBuilder<{ ok: number }>): Promise<boolean> {
+  return (await query.execute(db)).rows.length > 0;
+}
+
+export async function canSeeProject(db: Kysely<DB>, viewer: Viewer, projectGid: string): Promise<boolean> {
+  return exists(db, sql<{ ok: number }>`select 1 as ok from projects p where p.gid = ${projectGid} and ${projectVisible(viewer, 'p')}`);
+}
+
+export async function canSeeTask(db: Kysely<DB>, viewer: Viewer, taskGid: string): Promise<boolean> {
+  return exists(db, sql<{ ok: number }>`select 1 as ok from tasks t where t.gid = ${taskGid} and ${taskVisible(viewer, 't')}`);
+}
+
+export async function canSeeTeam(db: Kysely<DB>, viewer: Viewer, teamGid: string): Promise<boolean> {
+  return exists(db, sql<{ ok: number }>`select 1 as ok from teams tm where tm.gid = ${teamGid} and ${teamVisible(viewer, 'tm')}`);
+}
+
+/**
+ * Changing a project's settings, members or structure: its owner, its admins and
+ * editors, full members for projects public to the organization, and organization
+ * admins for projects they can see.
+ */
+export async function canEditProject(db: Kysely<DB>, viewer: Viewer, projectGid: string): Promise<boolean> {
+  if (!(await canSeeProject(db, viewer, projectGid))) return false;
+  if (isOrgAdmin(viewer)) return true;
+  return exists(
+    db,
+    sql<{ ok: number }>`select 1 as ok from projects p where p.gid = ${projectGid} and (
+      p.owner_gid = ${viewer.userGid}
+      or exists (select 1 from project_memberships pm where pm.project_gid = p.gid and pm.user_gid = ${viewer.userGid} and pm.access_level in ('admin', 'editor'))
+      or (${isFullMember(viewer)} and p.privacy_setting = 'public_to_workspace'))`,
+  );
+}
+
+/**
+ * Changing a task: anyone who can see it, except viewers and commenters of every project
+ * that grants them access (guests added only as viewers cannot edit).
+ */
+export async function canEditTask(db: Kysely<DB>, viewer: Viewer, taskGid: string): Promise<boolean> {
+  if (!(await canSeeTask(db, viewer, taskGid))) return false;
+  if (isFullMember(viewer)) return true;
+  return exists(
+    db,
+    sql<{ ok: number }>`select 1 as ok from task_ancestors a join tasks x on x.gid = a.ancestor_gid where a.task_gid = ${taskGid} and (
+      x.assignee_gid = ${viewer.userGid}
+      or exists (select 1 from task_followers f where f.task_gid = x.gid and f.user_gid = ${viewer.userGid})
+      or exists (select 1 from task_projects tp join project_memberships pm on pm.project_gid = tp.project_gid where tp.task_gid = x.gid and pm.user_gid = ${viewer.userGid} and pm.access_level in ('admin', 'editor')))`,
+  );
+}
+
+/** Team settings and membership: organization admins and the team's full members. */
+export async function canManageTeam(db: Kysely<DB>, viewer: Viewer, teamGid: string): Promise<boolean> {
+  if (!(await canSeeTeam(db, viewer, teamGid))) return false;
+  if (isOrgAdmin(viewer)) return true;
+  if (!isFullMember(viewer)) return false;
+  return exists(db, sql<{ ok: number }>`select 1 as ok from team_memberships m where m.team_gid = ${teamGid} and m.user_gid = ${viewer.userGid} and not m.is_limited_access`);
 }
