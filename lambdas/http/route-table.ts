@@ -10,8 +10,10 @@ import { authRoutes } from './routes/auth.js';
 import { meRoutes } from './routes/me.js';
 import { adminRoutes } from './routes/admin.js';
 import { oidcRoutes } from './routes/sso-oidc.js';
+import { samlRoutes } from './routes/sso-saml.js';
+import { taskRoutes } from './routes/tasks.js';
 
-export const routes: RouteDef[] = [healthRoute, openApiRoute(() => routes), ...authRoutes, ...meRoutes, ...adminRoutes, ...oidcRoutes, outboxRoute];
+export const routes: RouteDef[] = [healthRoute, openApiRoute(() => routes), ...authRoutes, ...meRoutes, ...adminRoutes, ...oidcRoutes, ...samlRoutes, ...taskRoutes, outboxRoute];
 
 /** The routes deployed behind API Gateway. */
 export const apiRoutes = (): RouteDef[] => routes.filter((r) => r.scope === 'api');

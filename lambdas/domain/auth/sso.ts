@@ -104,6 +104,7 @@ export async function resolveSsoUser(deps: AppDeps, identity: ExternalIdentity):
     .selectFrom('user_identities as i')
     .innerJoin('users as u', 'u.gid', 'i.user_gid')
     .selectAll('u')
+    .where('i.organization_gid', '=', identity.organizationGid)
     .where('i.issuer', '=', identity.issuer)
     .where('i.subject', '=', identity.subject)
     .where('u.deleted_at', 'is', null)
@@ -117,10 +118,22 @@ export async function resolveSsoUser(deps: AppDeps, identity: ExternalIdentity):
   if (!identity.email || !identity.emailVerified) throw new ForbiddenError('Your identity provider did not confirm a verified email address, so the account cannot be linked');
   const user = await users.findByEmail(db, identity.email);
   if (!user || !(await member(user))) throw new ForbiddenError('No member of this organization has that email address; ask an admin to invite you');
+  // Sessions are not limited to one organization: an identity provider controlled by one
+  // organization's admins must not be able to open an account that also holds another
+  // organization's data. Linking by email is therefore allowed only for users who belong
+  // to this organization alone.
+  const elsewhere = await db
+    .selectFrom('organization_memberships')
+    .select('organization_gid')
+    .where('user_gid', '=', user.gid)
+    .where('organization_gid', '!=', identity.organizationGid)
+    .where('removed_at', 'is', null)
+    .executeTakeFirst();
+  if (elsewhere) throw new ForbiddenError('This account also belongs to another organization, so it cannot be linked to single sign-on by email; log in with your password');
   await db
     .insertInto('user_identities')
     .values({ gid: deps.ids.gid(), user_gid: user.gid, organization_gid: identity.organizationGid, kind: identity.kind, issuer: identity.issuer, subject: identity.subject, created_at: deps.clock.now() })
-    .onConflict((oc) => oc.columns(['issuer', 'subject']).doNothing())
+    .onConflict((oc) => oc.columns(['organization_gid', 'issuer', 'subject']).doNothing())
     .execute();
   return user;
 }

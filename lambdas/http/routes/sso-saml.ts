@@ -2,16 +2,41 @@
  * SAML 2.0 single sign-on per organization: SP metadata, the SP-initiated start
  * (HTTP-Redirect to the IdP) and the assertion consumer service, which browsers post
  * to as an HTML form (application/x-www-form-urlencoded; bodyFormat 'form').
+ *
+ * The start sets a short-lived cookie named after the AuthnRequest ID, scoped to the
+ * ACS path; the ACS requires it, so a sign-in completes only in the browser that began
+ * it. The IdP makes the browser post cross-site, so the cookie is SameSite=None (it is
+ * HttpOnly, Secure, carries no secret and is sent to the ACS path only).
+ *
+ * What an identity provider's admin needs: the metadata URL (also shown as
+ * saml.sp_metadata_url by GET /organizations/{gid}/sso), or the entity ID (= that URL)
+ * and the ACS URL; assertions must be signed; an `email` attribute (or an emailAddress
+ * NameID) lets a first sign-in link to the member with that email.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { completeSamlLogin, samlMetadata, startSamlLogin } from '../../domain/auth/saml.js';
+import { completeSamlLogin, SAML_REQUEST_TTL_MS, samlMetadata, samlUrls, startSamlLogin } from '../../domain/auth/saml.js';
 import { dataBody } from '../openapi.js';
-import { defineRoute, type RouteDef } from '../route.js';
+import { defineRoute, type RequestMeta } from '../route.js';
 import { gid } from '../schemas.js';
 import { loginContext, sessionReply, userSchema } from './auth.js';
 
 const params = z.object({ org_gid: gid });
 const TAGS = ['Single sign-on'];
+
+/** The name of the cookie that binds a pending SAML sign-in to the browser that started it. */
+export const samlBrowserCookieName = (requestId: string) => `saml_login_${createHash('sha256').update(requestId).digest('base64url').slice(0, 22)}`;
+
+const acsPath = (baseUrl: string, organizationGid: string) => new URL(samlUrls(baseUrl, organizationGid).acsUrl).pathname;
+
+function cookies(meta: RequestMeta): Map<string, string> {
+  const jar = new Map<string, string>();
+  for (const part of (meta.headers.cookie ?? '').split(';')) {
+    const at = part.indexOf('=');
+    if (at > 0) jar.set(part.slice(0, at).trim(), part.slice(at + 1).trim());
+  }
+  return jar;
+}
 
 export const samlMetadataRoute = defineRoute({
   method: 'GET',
@@ -36,21 +61,30 @@ export const samlStartRoute = defineRoute({
   scope: 'api',
   operationId: 'startSamlLogin',
   summary: "Sign in with the organization's SAML identity provider",
-  description: 'Redirects the browser to the identity provider with an AuthnRequest (HTTP-Redirect binding). The request is valid once, for 10 minutes.',
+  description:
+    'Open in a browser. Redirects (302) to the identity provider with an AuthnRequest (HTTP-Redirect binding). The sign-in must be completed within 10 minutes, once, in the same browser. 404 when the organization does not exist or has no SAML identity provider.',
   tags: TAGS,
   auth: 'none',
   request: { params },
-  responses: { 302: { description: 'Redirect to the identity provider' } },
+  responses: { 302: { description: 'Redirect to the identity provider (HTTP-Redirect binding)' } },
   async handle({ params, meta, deps }) {
-    const { location } = await startSamlLogin(deps, params.org_gid, meta.baseUrl);
-    return { kind: 'redirect', status: 302, location };
+    const { location, requestId } = await startSamlLogin(deps, params.org_gid, meta.baseUrl);
+    return {
+      kind: 'raw',
+      status: 302,
+      headers: {
+        Location: location,
+        'Set-Cookie': `${samlBrowserCookieName(requestId)}=1; Path=${acsPath(meta.baseUrl, params.org_gid)}; Max-Age=${SAML_REQUEST_TTL_MS / 1000}; HttpOnly; Secure; SameSite=None`,
+      },
+      body: '',
+    };
   },
 });
 
 /** SAML responses are a few KB; 512 KB leaves room for many attributes and certificates. */
 const MAX_SAML_RESPONSE_CHARS = 512 * 1024;
 
-const acsRoute = defineRoute({
+export const samlAcsRoute = defineRoute({
   method: 'POST',
   path: '/auth/saml/{org_gid}/acs',
   scope: 'api',
@@ -59,9 +93,10 @@ const acsRoute = defineRoute({
   description:
     'Takes the form the identity provider makes the browser post (application/x-www-form-urlencoded: SAMLResponse, RelayState) and answers with a session, like POST /auth/login. ' +
     'The assertion must be signed with the configured IdP certificate, be meant for this organization (audience, recipient, destination), be within its validity times, answer a sign-in started with /start (InResponseTo), and is accepted once. ' +
-    'A login from a new browser and IP address emails the user.',
+    'A login from a new browser and IP address emails the user. 400: not a SAML response; 401: refused (the message names the failed check); 403: no member matches; 404: no SAML set up.',
   tags: TAGS,
   auth: 'none',
+  bodyFormat: 'form',
   request: {
     params,
     body: z.object({
@@ -75,16 +110,10 @@ const acsRoute = defineRoute({
   },
   responses: { 200: { description: 'Signed in', schema: dataBody(z.object({ token: z.string(), expires_at: z.string(), user: userSchema })) } },
   async handle({ params, body, meta, deps }) {
-    const session = await completeSamlLogin(deps, params.org_gid, body, loginContext(meta));
+    const jar = cookies(meta);
+    const session = await completeSamlLogin(deps, params.org_gid, { post: body, startedInThisBrowser: (requestId) => jar.get(samlBrowserCookieName(requestId)) === '1' }, loginContext(meta));
     return sessionReply(session, deps.clock.now(), 200);
   },
 });
-
-/**
- * The ACS body is a form, not a JSON {"data": ...} envelope. `bodyFormat` is the RouteDef
- * flag api.ts reads (see the proposal in the SAML report); it is attached outside the
- * literal so this file typechecks before and after route.ts declares it.
- */
-export const samlAcsRoute: RouteDef = Object.assign(acsRoute, { bodyFormat: 'form' as const });
 
 export const samlRoutes = [samlMetadataRoute, samlStartRoute, samlAcsRoute];
