@@ -331,6 +331,8 @@ export interface StoriesTable {
   created_by: string | null;
   created_at: Timestamp;
   modified_at: Timestamp;
+  /** Set when the text was changed after posting. */
+  edited_at: NullableTimestamp;
   deleted_at: NullableTimestamp;
 }
 

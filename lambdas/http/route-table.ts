@@ -12,8 +12,10 @@ import { adminRoutes } from './routes/admin.js';
 import { oidcRoutes } from './routes/sso-oidc.js';
 import { samlRoutes } from './routes/sso-saml.js';
 import { taskRoutes } from './routes/tasks.js';
+import { storyRoutes } from './routes/stories.js';
+import { tagRoutes } from './routes/tags.js';
 
-export const routes: RouteDef[] = [healthRoute, openApiRoute(() => routes), ...authRoutes, ...meRoutes, ...adminRoutes, ...oidcRoutes, ...samlRoutes, ...taskRoutes, outboxRoute];
+export const routes: RouteDef[] = [healthRoute, openApiRoute(() => routes), ...authRoutes, ...meRoutes, ...adminRoutes, ...oidcRoutes, ...samlRoutes, ...taskRoutes, ...storyRoutes, ...tagRoutes, outboxRoute];
 
 /** The routes deployed behind API Gateway. */
 export const apiRoutes = (): RouteDef[] => routes.filter((r) => r.scope === 'api');

@@ -55,7 +55,8 @@ type Infer<T> = T extends z.ZodType ? z.infer<T> : Record<string, never>;
 export interface RouteInput<S extends RouteSchemas, A extends AuthLevel = AuthLevel> {
   principal: PrincipalFor<A>;
   params: Infer<S['params']>;
-  query: Infer<S['query']>;
+  /** The route's own query parameters plus the common ones every route accepts. */
+  query: Infer<S['query']> & { opt_fields?: string; opt_pretty?: string };
   /** For list routes: the validated limit (default DEFAULT_PAGE_LIMIT) and offset token. */
   page: { limit: number; offset: string | null };
   body: Infer<S['body']>;

@@ -181,6 +181,7 @@ create table stories (
   created_by       text references users (gid),
   created_at       timestamptz not null,
   modified_at      timestamptz not null,
+  edited_at        timestamptz,
   deleted_at       timestamptz
 );
 create index stories_task_idx on stories (task_gid, created_at, gid);

@@ -112,7 +112,7 @@ export async function taskPage<S extends RouteSchemas>(
   const { deps, page, query, meta } = input;
   const result = await keysetPage(deps.database.db, base.where(taskVisible(viewer, 't')), { keys, limit: page.limit, after: page.offset });
   const gids = result.rows.map((r) => r.gid);
-  if ((query as { opt_fields?: string }).opt_fields) {
+  if (query.opt_fields) {
     const views = await loadTaskViews(deps.database.db, gids, viewer.userGid, meta.baseUrl);
     return { kind: 'list' as const, next: result.next, data: gids.map((g) => views.get(g)).filter(Boolean) };
   }
