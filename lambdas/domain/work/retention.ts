@@ -1,0 +1,68 @@
+/**
+ * Retention of deleted work: tasks deleted more than 30 days ago are removed for good,
+ * with their stories, likes, links, custom field values, attachment rows and blobs;
+ * attachments deleted on their own go the same way. Deleted projects and teams are kept.
+ * Runs in bounded batches, each in its own transaction.
+ */
+import { sql } from 'kysely';
+import type { AppDeps } from '../deps.js';
+import { RESTORE_DAYS } from './tasks.js';
+import { logger } from '../../shared/logger.js';
+
+const BATCH = 200;
+
+export interface TaskPurgeResult {
+  tasks: number;
+  attachments: number;
+  blobsDeleted: number;
+}
+
+export async function purgeDeletedWork(deps: Pick<AppDeps, 'database' | 'clock' | 'blobs'>): Promise<TaskPurgeResult> {
+  const cutoff = new Date(deps.clock.now().getTime() - RESTORE_DAYS * 86_400_000);
+  const db = deps.database.db;
+  const result: TaskPurgeResult = { tasks: 0, attachments: 0, blobsDeleted: 0 };
+  for (;;) {
+    const batch = (await db.selectFrom('tasks').select('gid').where('deleted_at', '<', cutoff).orderBy('deleted_at').limit(BATCH).execute()).map((r) => r.gid);
+    if (batch.length === 0) break;
+    const blobKeys = await db.transaction().execute(async (trx) => {
+      const attachments = await trx.selectFrom('attachments').select(['gid', 'blob_key']).where('parent_type', '=', 'task').where('parent_gid', 'in', batch).execute();
+      const stories = (await trx.selectFrom('stories').select('gid').where('task_gid', 'in', batch).execute()).map((s) => s.gid);
+      if (stories.length) await trx.deleteFrom('story_likes').where('story_gid', 'in', stories).execute();
+      await trx.deleteFrom('stories').where('task_gid', 'in', batch).execute();
+      for (const table of ['task_likes', 'task_followers', 'task_tags', 'task_projects', 'task_custom_field_values'] as const) await trx.deleteFrom(table).where('task_gid', 'in', batch).execute();
+      if (attachments.length) await trx.deleteFrom('attachments').where('gid', 'in', attachments.map((a) => a.gid)).execute();
+      // A subtask restored on its own outlives its parent: it becomes a top-level task.
+      await trx.updateTable('tasks').set({ parent_gid: null }).where('parent_gid', 'in', batch).where('gid', 'not in', batch).execute();
+      await trx.deleteFrom('task_ancestors').where((eb) => eb.or([eb('task_gid', 'in', batch), eb('ancestor_gid', 'in', batch)])).execute();
+      await sql`update tasks set parent_gid = null where gid in (${sql.join(batch)}) and parent_gid is not null`.execute(trx);
+      await trx.deleteFrom('tasks').where('gid', 'in', batch).execute();
+      result.attachments += attachments.length;
+      return attachments.map((a) => a.blob_key);
+    });
+    result.tasks += batch.length;
+    result.blobsDeleted += await deleteBlobs(deps, blobKeys);
+  }
+  // Attachments deleted on their own.
+  for (;;) {
+    const rows = await db.selectFrom('attachments').select(['gid', 'blob_key']).where('deleted_at', '<', cutoff).limit(BATCH).execute();
+    if (rows.length === 0) break;
+    await db.deleteFrom('attachments').where('gid', 'in', rows.map((r) => r.gid)).execute();
+    result.attachments += rows.length;
+    result.blobsDeleted += await deleteBlobs(deps, rows.map((r) => r.blob_key));
+  }
+  return result;
+}
+
+/** Rows go first: a blob left behind by a failure here is unreachable, never a dangling row. */
+async function deleteBlobs(deps: Pick<AppDeps, 'blobs'>, keys: string[]): Promise<number> {
+  let deleted = 0;
+  for (const key of keys) {
+    try {
+      await deps.blobs.delete(key);
+      deleted++;
+    } catch (error) {
+      logger.warn('purge: could not delete a blob', { error: error as Error });
+    }
+  }
+  return deleted;
+}

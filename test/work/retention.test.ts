@@ -1,0 +1,60 @@
+/** The daily purge of deleted work: tasks and attachments after 30 days; projects and teams are kept. */
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import type { BlobStore } from '../../lambdas/adapters/ports.js';
+import { runPurge } from '../../lambdas/workers/purge.js';
+import { identityHarness, type IdentityHarness } from '../support/identity.js';
+import { customField, project, team } from '../support/graph.js';
+import { unusedBlobs } from '../support/http.js';
+import { organizationWithRoles } from '../support/world.js';
+
+let h: IdentityHarness;
+const deletedBlobs: string[] = [];
+const blobs: BlobStore = { ...unusedBlobs, delete: async (key: string) => void deletedBlobs.push(key) };
+
+beforeAll(async () => {
+  h = await identityHarness({ auth: { sessionIdleSeconds: 400 * 86_400, sessionAbsoluteSeconds: 400 * 86_400 } });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+test('tasks deleted over 30 days ago go with everything attached; recent and restored ones stay; projects and teams are kept', async () => {
+  const w = await organizationWithRoles(h);
+  const api = (method: string, path: string, data?: unknown) => h.call({ method, path: `/api/1.0${path}`, token: w.member.token, ...(data === undefined ? {} : { body: { data } }) });
+  const tm = await team(h, w.org.gid);
+  const p = await project(h, w.org.gid, { team: tm });
+  const field = await customField(h, w.org.gid, 'text');
+  const tag = (await api('POST', '/tags', { name: 'old', workspace: w.org.gid })).body.data.gid;
+  const doomed = (await api('POST', '/tasks', { name: 'Doomed', projects: [p], tags: [tag], custom_fields: { [field.gid]: 'v' } })).body.data.gid;
+  const child = (await api('POST', `/tasks/${doomed}/subtasks`, { name: 'Doomed child' })).body.data.gid;
+  const story = (await api('POST', `/tasks/${doomed}/stories`, { text: 'bye' })).body.data.gid;
+  await api('POST', `/stories/${story}/like`, { liked: true });
+  await api('POST', `/tasks/${doomed}/like`, { liked: true });
+  await h.engine.db.insertInto('attachments').values({ gid: h.deps.ids.gid(), organization_gid: w.org.gid, parent_type: 'task', parent_gid: doomed, name: 'a.pdf', content_type: 'application/pdf', size: 3, blob_key: `attachments/${w.org.gid}/doomed.pdf`, created_at: h.clock.now() }).execute();
+  const kept = (await api('POST', '/tasks', { name: 'Kept', projects: [p] })).body.data.gid;
+  const restored = (await api('POST', '/tasks', { name: 'Restored', projects: [p] })).body.data.gid;
+
+  await api('DELETE', `/tasks/${doomed}`);
+  await api('DELETE', `/tasks/${restored}`);
+  await api('POST', `/tasks/${restored}/restore`);
+  await h.engine.db.updateTable('projects').set({ deleted_at: h.clock.now() }).where('gid', '=', p).execute();
+  await h.engine.db.updateTable('teams').set({ deleted_at: h.clock.now() }).where('gid', '=', tm).execute();
+
+  const deps = { ...h.deps, blobs };
+  h.clock.advance(29 * 86_400_000);
+  expect((await runPurge(deps)).tasksPurged).toBe(0);
+  h.clock.advance(2 * 86_400_000);
+  const result = await runPurge(deps);
+  expect(result).toMatchObject({ tasksPurged: 2, attachmentsPurged: 1, blobsDeleted: 1 });
+  expect(deletedBlobs).toEqual([`attachments/${w.org.gid}/doomed.pdf`]);
+
+  const remaining = (await h.engine.db.selectFrom('tasks').select('gid').where('gid', 'in', [doomed, child, kept, restored]).execute()).map((r) => r.gid).sort();
+  expect(remaining).toEqual([kept, restored].sort());
+  for (const [table, column] of [['stories', 'task_gid'], ['task_tags', 'task_gid'], ['task_likes', 'task_gid'], ['task_projects', 'task_gid'], ['task_custom_field_values', 'task_gid'], ['task_followers', 'task_gid']] as const) {
+    expect(await h.engine.db.selectFrom(table).select(column).where(column, 'in', [doomed, child]).execute()).toEqual([]);
+  }
+  expect(await h.engine.db.selectFrom('story_likes').select('story_gid').where('story_gid', '=', story).execute()).toEqual([]);
+  expect(await h.engine.db.selectFrom('projects').select('gid').where('gid', '=', p).execute()).toHaveLength(1);
+  expect(await h.engine.db.selectFrom('teams').select('gid').where('gid', '=', tm).execute()).toHaveLength(1);
+  expect((await runPurge(deps)).tasksPurged).toBe(0);
+});
