@@ -12,10 +12,12 @@ import { adminRoutes } from './routes/admin.js';
 import { oidcRoutes } from './routes/sso-oidc.js';
 import { samlRoutes } from './routes/sso-saml.js';
 import { taskRoutes } from './routes/tasks.js';
+import { projectRoutes } from './routes/projects.js';
+import { sectionRoutes } from './routes/sections.js';
 import { storyRoutes } from './routes/stories.js';
 import { tagRoutes } from './routes/tags.js';
 
-export const routes: RouteDef[] = [healthRoute, openApiRoute(() => routes), ...authRoutes, ...meRoutes, ...adminRoutes, ...oidcRoutes, ...samlRoutes, ...taskRoutes, ...storyRoutes, ...tagRoutes, outboxRoute];
+export const routes: RouteDef[] = [healthRoute, openApiRoute(() => routes), ...authRoutes, ...meRoutes, ...adminRoutes, ...oidcRoutes, ...samlRoutes, ...taskRoutes, ...storyRoutes, ...tagRoutes, ...projectRoutes, ...sectionRoutes, outboxRoute];
 
 /** The routes deployed behind API Gateway. */
 export const apiRoutes = (): RouteDef[] => routes.filter((r) => r.scope === 'api');

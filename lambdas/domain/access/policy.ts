@@ -71,7 +71,9 @@ export function projectVisible(viewer: Viewer, alias = 'p'): RawBuilder<boolean>
   const added = sql`exists (select 1 from project_memberships pv_pm where pv_pm.project_gid = ${gid} and pv_pm.user_gid = ${viewer.userGid})`;
   const byTeam = sql`(${col(alias, 'privacy_setting')} = 'private_to_team' and exists (select 1 from team_memberships pv_tm where pv_tm.team_gid = ${col(alias, 'team_gid')} and pv_tm.user_gid = ${viewer.userGid} and not pv_tm.is_limited_access))`;
   const grants = isFullMember(viewer) ? sql`(${added} or ${col(alias, 'privacy_setting')} = 'public_to_workspace' or ${byTeam})` : added;
-  return sql<boolean>`(${col(alias, 'deleted_at')} is null and ${col(alias, 'organization_gid')} = ${viewer.organizationGid} and ${grants})`;
+  // A deleted team takes its projects with it.
+  const teamAlive = sql`not exists (select 1 from teams pv_t where pv_t.gid = ${col(alias, 'team_gid')} and pv_t.deleted_at is not null)`;
+  return sql<boolean>`(${col(alias, 'deleted_at')} is null and ${col(alias, 'organization_gid')} = ${viewer.organizationGid} and ${teamAlive} and ${grants})`;
 }
 
 /** Tasks the viewer may see (alias names the tasks row). Deleted tasks never match. */
@@ -171,6 +173,18 @@ export async function canEditTask(db: Kysely<DB>, viewer: Viewer, taskGid: strin
       or exists (select 1 from task_followers f where f.task_gid = x.gid and f.user_gid = ${viewer.userGid})
       or exists (select 1 from task_projects tp join project_memberships pm on pm.project_gid = tp.project_gid where tp.task_gid = x.gid and pm.user_gid = ${viewer.userGid} and pm.access_level in ('admin', 'editor')))`,
   );
+}
+
+/** Creating a project: in a team the viewer can see (guests: their own teams), or without a team for full members. */
+export async function canCreateProject(db: Kysely<DB>, viewer: Viewer, teamGid: string | null): Promise<boolean> {
+  return teamGid ? canSeeTeam(db, viewer, teamGid) : isFullMember(viewer);
+}
+
+/** Adding a task to a project: anyone who sees it and is a full member, or a project editor or admin. */
+export async function canAddTaskToProject(db: Kysely<DB>, viewer: Viewer, projectGid: string): Promise<boolean> {
+  if (!(await canSeeProject(db, viewer, projectGid))) return false;
+  if (isFullMember(viewer)) return true;
+  return exists(db, sql<{ ok: number }>`select 1 as ok from project_memberships pm where pm.project_gid = ${projectGid} and pm.user_gid = ${viewer.userGid} and pm.access_level in ('admin', 'editor')`);
 }
 
 /** Team settings and membership: organization admins and the team's full members. */

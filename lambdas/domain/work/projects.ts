@@ -9,7 +9,7 @@ import { sql } from 'kysely';
 import { dateOnly, dateValue, keysetPage, type KeysetPage } from '../../db/query.js';
 import type { PrivacySetting } from '../../db/schema.js';
 import { users } from '../../db/repositories/users.js';
-import { canEditProject, canSeeProject, canSeeTeam, isFullMember, organizationRole, projectVisible, viewerIn, type Viewer } from '../access/policy.js';
+import { canCreateProject, canEditProject, canSeeProject, canSeeTeam, isFullMember, organizationRole, projectVisible, viewerIn, type Viewer } from '../access/policy.js';
 import type { Principal } from '../auth/sessions.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.js';
@@ -76,13 +76,11 @@ async function assertTeamVisible(db: Db, viewer: Viewer, teamGid: string): Promi
   if (!(await canSeeTeam(db, viewer, teamGid))) throw new NotFoundError('Team not found');
 }
 
-/**
- * Creating a project: in a team the viewer can see, or (full members only) without a
- * team. Composed from the policy's rules; see the report for moving it into policy.ts.
- */
+/** Creating a project (the rule is the policy's canCreateProject): 404 for an invisible team, 403 for a guest without a team. */
 async function assertCanCreateProject(db: Db, viewer: Viewer, teamGid: string | null): Promise<void> {
-  if (teamGid) return assertTeamVisible(db, viewer, teamGid);
-  if (!isFullMember(viewer)) throw new ForbiddenError('Guests can create projects only in teams they belong to');
+  if (await canCreateProject(db, viewer, teamGid)) return;
+  if (teamGid) throw new NotFoundError('Team not found');
+  throw new ForbiddenError('Guests can create projects only in teams they belong to');
 }
 
 /** The viewer for a new project: from its team or its workspace (both must agree). */

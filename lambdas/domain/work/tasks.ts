@@ -2,7 +2,7 @@
 import { sql } from 'kysely';
 import { dateValue, json } from '../../db/query.js';
 import type { AssigneeStatus } from '../../db/schema.js';
-import { canEditTask, canSeeProject, canSeeTask, isFullMember, organizationRole, tagVisible, type Viewer } from '../access/policy.js';
+import { canAddTaskToProject, canEditTask, canSeeTask, organizationRole, tagVisible, type Viewer } from '../access/policy.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequestError, ForbiddenError, GoneError, NotFoundError } from '../errors.js';
 import { nextPosition, positionBetween, type Db } from './common.js';
@@ -29,14 +29,6 @@ export interface CreateTaskInput extends TaskFields {
 }
 
 export const RESTORE_DAYS = 30;
-
-/** Adding a task to a project: anyone who sees it and is a full member, or a project editor/admin. */
-async function canAddToProject(db: Db, viewer: Viewer, projectGid: string): Promise<boolean> {
-  if (!(await canSeeProject(db, viewer, projectGid))) return false;
-  if (isFullMember(viewer)) return true;
-  const m = await db.selectFrom('project_memberships').select('access_level').where('project_gid', '=', projectGid).where('user_gid', '=', viewer.userGid).executeTakeFirst();
-  return m?.access_level === 'admin' || m?.access_level === 'editor';
-}
 
 async function assertMember(db: Db, viewer: Viewer, userGid: string, field: string) {
   if (!(await organizationRole(db, userGid, viewer.organizationGid))) throw new BadRequestError(`${field}: user ${userGid} is not a member of this workspace`, [{ message: `${field}: not a member of this workspace` }]);
@@ -135,7 +127,7 @@ export async function createTask(deps: AppDeps, viewer: Viewer, input: CreateTas
   await deps.database.db.transaction().execute(async (db) => {
     const placements: { project: string; section?: string | undefined }[] = [...(input.memberships ?? []), ...(input.projects ?? []).map((project) => ({ project }))];
     for (const m of placements) {
-      if (!(await canAddToProject(db, viewer, m.project))) throw new NotFoundError('Project not found');
+      if (!(await canAddTaskToProject(db, viewer, m.project))) throw new NotFoundError('Project not found');
     }
     if (input.parent) await assertTaskEditable(db, viewer, input.parent);
     if (input.assignee) await assertMember(db, viewer, input.assignee, 'data.assignee');
@@ -276,7 +268,7 @@ export async function addProject(deps: AppDeps, viewer: Viewer, gid: string, inp
   const now = deps.clock.now();
   await deps.database.db.transaction().execute(async (db) => {
     await assertTaskEditable(db, viewer, gid);
-    if (!(await canAddToProject(db, viewer, input.project))) throw new NotFoundError('Project not found');
+    if (!(await canAddTaskToProject(db, viewer, input.project))) throw new NotFoundError('Project not found');
     await placeInProject(db, gid, input.project, input.section ?? null, now, { insertBefore: input.insert_before ?? null, insertAfter: input.insert_after ?? null });
     await touch(db, gid, now);
   });
