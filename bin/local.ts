@@ -4,12 +4,17 @@
  * No AWS account needed. Set DATABASE_URL to use a PostgreSQL server instead.
  */
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { startLocal } from '../lambdas/local/runtime.js';
+import { seedDemo } from '../lambdas/local/seed.js';
 import { intEnv, optionalEnv } from '../lambdas/shared/env.js';
 import { logger } from '../lambdas/shared/logger.js';
 
 async function main() {
   const started = Date.now();
+  const { values: args } = parseArgs({ options: { seed: { type: 'string' } }, strict: true });
+  const seed = args.seed ?? process.env.SEED;
+  if (seed !== undefined && seed !== 'demo') throw new Error(`--seed takes "demo", got ${JSON.stringify(seed)}`);
   const dataDir = optionalEnv('LOCAL_DATA_DIR', '.local');
   const runtime = await startLocal({
     dataDir,
@@ -17,6 +22,15 @@ async function main() {
     ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
   });
   const engine = runtime.deps.database.engine;
+  let seeded = '';
+  if (seed === 'demo') {
+    const demo = await seedDemo(runtime.deps);
+    seeded = [
+      `  demo:     ${demo.created ? 'created' : 'already there:'} organization ${demo.organizationGid}; log in with`,
+      ...demo.logins.map((l) => `            ${l.email.padEnd(22)} ${JSON.stringify(l.password).padEnd(30)} (${l.role})`),
+      `            e.g. curl -X POST ${runtime.baseUrl}/api/1.0/auth/login -H 'Content-Type: application/json' -d '{"data":{"email":"${demo.logins[0]!.email}","password":"${demo.logins[0]!.password}"}}'`,
+    ].join('\n');
+  }
   process.stdout.write(
     [
       '',
@@ -24,6 +38,7 @@ async function main() {
       `  database: ${engine === 'pglite' ? `embedded PostgreSQL (PGlite) in ${join(runtime.dataDir, 'db')}` : engine}`,
       `  mail:     written to ${runtime.outboxDir}, listed at ${runtime.baseUrl}/_local/outbox`,
       `  try:      curl ${runtime.baseUrl}/api/1.0/health`,
+      ...(seeded ? [seeded] : []),
       '',
       '',
     ].join('\n'),

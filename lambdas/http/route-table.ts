@@ -16,8 +16,9 @@ import { projectRoutes } from './routes/projects.js';
 import { sectionRoutes } from './routes/sections.js';
 import { storyRoutes } from './routes/stories.js';
 import { tagRoutes } from './routes/tags.js';
+import { searchRoutes } from './routes/search.js';
 
-export const routes: RouteDef[] = [healthRoute, openApiRoute(() => routes), ...authRoutes, ...meRoutes, ...adminRoutes, ...oidcRoutes, ...samlRoutes, ...taskRoutes, ...storyRoutes, ...tagRoutes, ...projectRoutes, ...sectionRoutes, outboxRoute];
+export const routes: RouteDef[] = [healthRoute, openApiRoute(() => routes), ...authRoutes, ...meRoutes, ...adminRoutes, ...oidcRoutes, ...samlRoutes, ...taskRoutes, ...storyRoutes, ...tagRoutes, ...projectRoutes, ...sectionRoutes, ...searchRoutes, outboxRoute];
 
 /** The routes deployed behind API Gateway. */
 export const apiRoutes = (): RouteDef[] => routes.filter((r) => r.scope === 'api');

@@ -94,6 +94,24 @@ describe('visibility', () => {
     expect((await api(outsider.superAdmin.token, 'GET', `/tasks/${t.gid}`)).status).toBe(404);
   });
 
+  test("a visible task never reveals the private projects it is also in, nor an invisible parent", async () => {
+    const open = await project(h, w.org.gid, { name: 'Open project' });
+    const secret = await project(h, w.org.gid, { name: 'Secret merger', privacy: 'private', members: [{ gid: w.member.gid }] });
+    const t = (await api(w.member.token, 'POST', '/tasks', { name: 'Shared', projects: [open, secret] })).body.data;
+    expect(t.projects.map((p: { name: string }) => p.name).sort()).toEqual(['Open project', 'Secret merger']);
+    for (const path of [`/tasks/${t.gid}`, `/projects/${open}/tasks?opt_fields=projects.name,memberships.project.name`]) {
+      const res = await api(w.admin.token, 'GET', path);
+      expect(JSON.stringify(res.body)).not.toContain('Secret merger');
+      expect(JSON.stringify(res.body)).not.toContain(secret);
+    }
+    const hiddenParent = (await api(w.member.token, 'POST', '/tasks', { name: 'Hidden parent', projects: [secret] })).body.data;
+    const sub = (await api(w.member.token, 'POST', `/tasks/${hiddenParent.gid}/subtasks`, { name: 'For the guest', assignee: w.guest.gid })).body.data;
+    const seen = await api(w.guest.token, 'GET', `/tasks/${sub.gid}`);
+    expect(seen.status).toBe(200);
+    expect(seen.body.data.parent).toBeNull();
+    expect(JSON.stringify(seen.body)).not.toContain('Hidden parent');
+  });
+
   test('private_to_team: full team members see it, limited-access members only when added', async () => {
     const limited = await person(h, { organizationGid: w.org.gid, role: 'member' });
     const full = await person(h, { organizationGid: w.org.gid, role: 'member' });

@@ -1,11 +1,13 @@
 /**
  * Loading tasks for answers and exports: a fixed number of queries for any number of
- * tasks (one per facet), never one per task.
+ * tasks (one per facet), never one per task. What a task refers to is shown only when
+ * the viewer may see it: its projects and sections, its tags, its parent.
  */
 import { sql } from 'kysely';
 import { dateOnly, toNumber } from '../../db/query.js';
 import type { Db } from './common.js';
 import { iso } from './common.js';
+import { projectVisible, tagVisible, taskVisible, type Viewer } from '../access/policy.js';
 import { maybe, projectCompact, sectionCompact, tagCompact, taskCompact, userCompact, workspaceCompact } from './present.js';
 
 export interface CustomFieldValueView {
@@ -24,10 +26,11 @@ export interface CustomFieldValueView {
   precision?: number;
 }
 
-export async function loadTaskViews(db: Db, gids: string[], viewerGid: string, baseUrl: string): Promise<Map<string, Record<string, unknown>>> {
+export async function loadTaskViews(db: Db, gids: string[], viewer: Viewer, baseUrl: string): Promise<Map<string, Record<string, unknown>>> {
+  const viewerGid = viewer.userGid;
   const out = new Map<string, Record<string, unknown>>();
   if (gids.length === 0) return out;
-  const [tasks, memberships, tags, followers, likes, values, subtasks] = await Promise.all([
+  const [tasks, memberships, tags, followers, likes, values, subtasks, parents] = await Promise.all([
     db
       .selectFrom('tasks as t')
       .innerJoin('organizations as o', 'o.gid', 't.organization_gid')
@@ -44,10 +47,10 @@ export async function loadTaskViews(db: Db, gids: string[], viewerGid: string, b
       .leftJoin('sections as s', 's.gid', 'tp.section_gid')
       .select(['tp.task_gid', 'p.gid as project_gid', 'p.name as project_name', 's.gid as section_gid', 's.name as section_name'])
       .where('tp.task_gid', 'in', gids)
-      .where('p.deleted_at', 'is', null)
+      .where(projectVisible(viewer, 'p'))
       .orderBy('tp.added_at')
       .execute(),
-    db.selectFrom('task_tags as tt').innerJoin('tags as g', 'g.gid', 'tt.tag_gid').select(['tt.task_gid', 'g.gid', 'g.name']).where('tt.task_gid', 'in', gids).where('g.deleted_at', 'is', null).orderBy('tt.added_at').execute(),
+    db.selectFrom('task_tags as tt').innerJoin('tags as g', 'g.gid', 'tt.tag_gid').select(['tt.task_gid', 'g.gid', 'g.name']).where('tt.task_gid', 'in', gids).where(tagVisible(viewer, 'g')).orderBy('tt.added_at').execute(),
     db.selectFrom('task_followers as f').innerJoin('users as u', 'u.gid', 'f.user_gid').select(['f.task_gid', 'u.gid', 'u.name']).where('f.task_gid', 'in', gids).orderBy('f.created_at').execute(),
     db.selectFrom('task_likes as l').innerJoin('users as u', 'u.gid', 'l.user_gid').select(['l.task_gid', 'u.gid', 'u.name']).where('l.task_gid', 'in', gids).orderBy('l.created_at').execute(),
     db
@@ -58,8 +61,10 @@ export async function loadTaskViews(db: Db, gids: string[], viewerGid: string, b
       .where('v.task_gid', 'in', gids)
       .where('f.deleted_at', 'is', null)
       .execute(),
-    db.selectFrom('tasks').select(['parent_gid', sql<number>`count(*)`.as('n')]).where('parent_gid', 'in', gids).where('deleted_at', 'is', null).groupBy('parent_gid').execute(),
+    db.selectFrom('tasks as t').select(['t.parent_gid', sql<number>`count(*)`.as('n')]).where('t.parent_gid', 'in', gids).where(taskVisible(viewer, 't')).groupBy('t.parent_gid').execute(),
+    db.selectFrom('tasks as par').innerJoin('tasks as child', 'child.parent_gid', 'par.gid').select('par.gid').where('child.gid', 'in', gids).where(taskVisible(viewer, 'par')).execute(),
   ]);
+  const visibleParents = new Set(parents.map((p) => p.gid));
   // Names for multi-valued custom fields (enum options, people), one query each.
   const multiGids = [...new Set(values.flatMap((v) => (Array.isArray(v.multi_values) ? v.multi_values : [])))];
   const [options, people] = multiGids.length
@@ -98,7 +103,7 @@ export async function loadTaskViews(db: Db, gids: string[], viewerGid: string, b
       created_at: iso(t.created_at),
       created_by: t.creator_gid ? { gid: t.creator_gid, resource_type: 'user' } : null,
       modified_at: iso(t.modified_at),
-      parent: t.parent_gid ? taskCompact({ gid: t.parent_gid, name: t.parent_name ?? '', resource_subtype: t.parent_subtype ?? 'default_task' }) : null,
+      parent: t.parent_gid && visibleParents.has(t.parent_gid) ? taskCompact({ gid: t.parent_gid, name: t.parent_name ?? '', resource_subtype: t.parent_subtype ?? 'default_task' }) : null,
       num_subtasks: subCount.get(t.gid) ?? 0,
       projects: ms.map((m) => projectCompact({ gid: m.project_gid, name: m.project_name })),
       memberships: ms.map((m) => ({ project: projectCompact({ gid: m.project_gid, name: m.project_name }), section: maybe(m.section_gid, (g) => sectionCompact({ gid: g, name: m.section_name ?? '' })) })),

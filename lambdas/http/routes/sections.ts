@@ -163,7 +163,7 @@ export const getSectionTasksRoute = defineRoute({
     const since = query.completed_since === undefined ? undefined : query.completed_since === 'now' ? ('now' as const) : new Date(query.completed_since);
     const result = await listSectionTasks(db, viewer, params.section_gid, projectGid, page, since);
     if (!optFieldsOf(query)) return { kind: 'list', next: result.next, data: result.rows.map(taskCompact) };
-    const views = await loadTaskViews(db, result.rows.map((r) => r.gid), viewer.userGid, meta.baseUrl);
+    const views = await loadTaskViews(db, result.rows.map((r) => r.gid), viewer, meta.baseUrl);
     return { kind: 'list', next: result.next, data: result.rows.map((r) => views.get(r.gid)).filter((v) => v !== undefined) };
   },
 });

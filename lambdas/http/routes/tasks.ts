@@ -87,7 +87,7 @@ const taskParams = z.object({ task_gid: gid });
 const ok = dataBody(z.object({}));
 
 async function taskAnswer(deps: AppDeps, viewer: Viewer, taskGid: string, baseUrl: string) {
-  const view = (await loadTaskViews(deps.database.db, [taskGid], viewer.userGid, baseUrl)).get(taskGid);
+  const view = (await loadTaskViews(deps.database.db, [taskGid], viewer, baseUrl)).get(taskGid);
   if (!view) throw new NotFoundError('Task not found');
   return view;
 }
@@ -113,7 +113,7 @@ export async function taskPage<S extends RouteSchemas>(
   const result = await keysetPage(deps.database.db, base.where(taskVisible(viewer, 't')), { keys, limit: page.limit, after: page.offset });
   const gids = result.rows.map((r) => r.gid);
   if (query.opt_fields) {
-    const views = await loadTaskViews(deps.database.db, gids, viewer.userGid, meta.baseUrl);
+    const views = await loadTaskViews(deps.database.db, gids, viewer, meta.baseUrl);
     return { kind: 'list' as const, next: result.next, data: gids.map((g) => views.get(g)).filter(Boolean) };
   }
   return { kind: 'list' as const, next: result.next, data: result.rows.map((r) => taskCompact(r as unknown as { gid: string; name: string; resource_subtype: string })) };
