@@ -205,6 +205,8 @@ create table custom_fields (
   deleted_at       timestamptz
 );
 create index custom_fields_org_idx on custom_fields (organization_gid, name, gid);
+-- Names are unique in a workspace, ignoring case (deleted fields free their name).
+create unique index custom_fields_org_name_key on custom_fields (organization_gid, lower(name)) where deleted_at is null;
 
 create table custom_field_enum_options (
   gid              text primary key,

@@ -1,13 +1,13 @@
 /**
  * Loading tasks for answers and exports: a fixed number of queries for any number of
  * tasks (one per facet), never one per task. What a task refers to is shown only when
- * the viewer may see it: its projects and sections, its tags, its parent.
+ * the viewer may see it: its projects and sections, its tags, its parent, its custom fields.
  */
 import { sql } from 'kysely';
 import { dateOnly, toNumber } from '../../db/query.js';
 import type { Db } from './common.js';
 import { iso } from './common.js';
-import { projectVisible, tagVisible, taskVisible, type Viewer } from '../access/policy.js';
+import { customFieldVisible, projectVisible, tagVisible, taskVisible, type Viewer } from '../access/policy.js';
 import { maybe, projectCompact, sectionCompact, tagCompact, taskCompact, userCompact, workspaceCompact } from './present.js';
 
 export interface CustomFieldValueView {
@@ -59,7 +59,7 @@ export async function loadTaskViews(db: Db, gids: string[], viewer: Viewer, base
       .leftJoin('custom_field_enum_options as e', 'e.gid', 'v.enum_option_gid')
       .select(['v.task_gid', 'f.gid', 'f.name', 'f.resource_subtype', 'f.precision', 'v.text_value', 'v.number_value', 'v.date_value', 'v.multi_values', 'e.gid as enum_gid', 'e.name as enum_name', 'e.color as enum_color', 'e.enabled as enum_enabled'])
       .where('v.task_gid', 'in', gids)
-      .where('f.deleted_at', 'is', null)
+      .where(customFieldVisible(viewer, 'f'))
       .execute(),
     db.selectFrom('tasks as t').select(['t.parent_gid', sql<number>`count(*)`.as('n')]).where('t.parent_gid', 'in', gids).where(taskVisible(viewer, 't')).groupBy('t.parent_gid').execute(),
     db.selectFrom('tasks as par').innerJoin('tasks as child', 'child.parent_gid', 'par.gid').select('par.gid').where('child.gid', 'in', gids).where(taskVisible(viewer, 'par')).execute(),
@@ -141,7 +141,7 @@ type ValueRow = {
 
 function customFieldValueView(v: ValueRow, options: Map<string, { gid: string; name: string; color: string | null; enabled: boolean }>, people: Map<string, { gid: string; name: string }>): CustomFieldValueView {
   const base = { gid: v.gid, resource_type: 'custom_field' as const, name: v.name, resource_subtype: v.resource_subtype, type: v.resource_subtype };
-  const option = (o: { gid: string; name: string; color: string | null; enabled: boolean }) => ({ gid: o.gid, resource_type: 'enum_option' as const, name: o.name, color: o.color, enabled: o.enabled });
+  const option = (o: { gid: string; name: string; color: string | null; enabled: boolean }) => ({ gid: o.gid, resource_type: 'enum_option' as const, name: o.name, color: o.color ?? 'none', enabled: o.enabled });
   switch (v.resource_subtype) {
     case 'text':
       return { ...base, text_value: v.text_value, display_value: v.text_value };

@@ -2,7 +2,7 @@
 import { sql } from 'kysely';
 import { dateValue, json } from '../../db/query.js';
 import type { AssigneeStatus } from '../../db/schema.js';
-import { canAddTaskToProject, canEditTask, canSeeTask, organizationRole, tagVisible, type Viewer } from '../access/policy.js';
+import { canAddTaskToProject, canEditTask, canSeeTask, customFieldVisible, organizationRole, tagVisible, type Viewer } from '../access/policy.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequestError, ForbiddenError, GoneError, NotFoundError } from '../errors.js';
 import { nextPosition, positionBetween, type Db } from './common.js';
@@ -47,12 +47,22 @@ async function assertTaskEditable(db: Db, viewer: Viewer, gid: string) {
   if (!(await canEditTask(db, viewer, gid))) throw new ForbiddenError('You can see this task but not change it');
 }
 
-/** Validates and writes custom field values (text, number, enum, multi_enum, date, people). */
+/** The enum option gids a task has now for a field (enum or multi_enum). */
+async function currentOptions(db: Db, taskGid: string, fieldGid: string): Promise<Set<string>> {
+  const row = await db.selectFrom('task_custom_field_values').select(['enum_option_gid', 'multi_values']).where('task_gid', '=', taskGid).where('custom_field_gid', '=', fieldGid).executeTakeFirst();
+  return new Set([...(row?.enum_option_gid ? [row.enum_option_gid] : []), ...(Array.isArray(row?.multi_values) ? row.multi_values : [])]);
+}
+
+/**
+ * Validates and writes custom field values (text, number, enum, multi_enum, date, people).
+ * Only fields the viewer can see; disabled enum options only when the task already has them.
+ */
 async function writeCustomFields(db: Db, viewer: Viewer, taskGid: string, values: Record<string, unknown>) {
   for (const [fieldGid, value] of Object.entries(values)) {
-    const field = await db.selectFrom('custom_fields').select(['gid', 'resource_subtype', 'organization_gid']).where('gid', '=', fieldGid).where('deleted_at', 'is', null).executeTakeFirst();
+    // Only fields the viewer can see (guests: fields of their projects); deleted ones never match.
+    const field = await db.selectFrom('custom_fields as cf').select(['cf.gid', 'cf.resource_subtype']).where('cf.gid', '=', fieldGid).where(customFieldVisible(viewer, 'cf')).executeTakeFirst();
     const bad = (why: string) => new BadRequestError(`custom_fields.${fieldGid}: ${why}`, [{ message: `data.custom_fields.${fieldGid}: ${why}` }]);
-    if (!field || field.organization_gid !== viewer.organizationGid) throw bad('no such custom field in this workspace');
+    if (!field) throw bad('no such custom field in this workspace');
     if (value === null) {
       await db.deleteFrom('task_custom_field_values').where('task_gid', '=', taskGid).where('custom_field_gid', '=', fieldGid).execute();
       continue;
@@ -75,16 +85,24 @@ async function writeCustomFields(db: Db, viewer: Viewer, taskGid: string, values
       }
       case 'enum': {
         if (typeof value !== 'string') throw bad('must be an enum option gid');
-        const opt = await db.selectFrom('custom_field_enum_options').select('gid').where('gid', '=', value).where('custom_field_gid', '=', fieldGid).executeTakeFirst();
+        const opt = await db.selectFrom('custom_field_enum_options').select(['gid', 'enabled']).where('gid', '=', value).where('custom_field_gid', '=', fieldGid).executeTakeFirst();
         if (!opt) throw bad('is not an option of this field');
+        // A disabled option stays on tasks that have it, but cannot be newly chosen.
+        if (!opt.enabled && !(await currentOptions(db, taskGid, fieldGid)).has(value)) throw bad(`option ${value} is disabled`);
         row.enum_option_gid = value;
         break;
       }
       case 'multi_enum': {
         if (!Array.isArray(value) || !value.every((v) => typeof v === 'string') || value.length > 100) throw bad('must be a list of enum option gids');
         if (value.length) {
-          const opts = await db.selectFrom('custom_field_enum_options').select('gid').where('gid', 'in', value as string[]).where('custom_field_gid', '=', fieldGid).execute();
+          const opts = await db.selectFrom('custom_field_enum_options').select(['gid', 'enabled']).where('gid', 'in', value as string[]).where('custom_field_gid', '=', fieldGid).execute();
           if (opts.length !== new Set(value).size) throw bad('contains an option of another field');
+          const disabled = opts.filter((o) => !o.enabled);
+          if (disabled.length) {
+            const current = await currentOptions(db, taskGid, fieldGid);
+            const added = disabled.find((o) => !current.has(o.gid));
+            if (added) throw bad(`option ${added.gid} is disabled`);
+          }
         }
         row.multi_values = json([...new Set(value as string[])]);
         break;
