@@ -187,6 +187,9 @@ export async function canAddTaskToProject(db: Kysely<DB>, viewer: Viewer, projec
   return exists(db, sql<{ ok: number }>`select 1 as ok from project_memberships pm where pm.project_gid = ${projectGid} and pm.user_gid = ${viewer.userGid} and pm.access_level in ('admin', 'editor')`);
 }
 
+/** The role of someone invited into the organization through a team: admins invite members, anyone else only guests. */
+export const invitationRole = (viewer: Viewer): 'member' | 'guest' => (isOrgAdmin(viewer) ? 'member' : 'guest');
+
 /** Team settings and membership: organization admins and the team's full members. */
 export async function canManageTeam(db: Kysely<DB>, viewer: Viewer, teamGid: string): Promise<boolean> {
   if (!(await canSeeTeam(db, viewer, teamGid))) return false;

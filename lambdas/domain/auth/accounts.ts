@@ -160,8 +160,21 @@ export async function acceptInvitation(deps: AppDeps, input: { token: string; na
       user = await users.create(trx, { gid: deps.ids.gid(), email: invitation.email!, name: input.name.trim(), now });
       await trx.updateTable('users').set({ password_hash: await hashPassword(input.password, deps.config.auth.scrypt), password_changed_at: now }).where('gid', '=', user.gid).execute();
     }
-    await organizations.addMember(trx, { gid: deps.ids.gid(), organizationGid: invitation.organization_gid!, userGid: user.gid, role: invitation.role!, now });
-    await recordAudit(trx, deps, { organizationGid: invitation.organization_gid, type: 'user_invitation_accepted', category: 'user_access', actor: { type: 'user', gid: user.gid }, resource: { type: 'user', gid: user.gid }, ip: ctx.ip, userAgent: ctx.userAgent, details: { role: invitation.role } });
+    // One membership row per organization and person: someone removed earlier is reinstated,
+    // someone already in keeps their role (an invitation never changes it).
+    const previous = await trx.selectFrom('organization_memberships').select(['gid', 'removed_at']).where('organization_gid', '=', invitation.organization_gid!).where('user_gid', '=', user.gid).executeTakeFirst();
+    if (!previous) await organizations.addMember(trx, { gid: deps.ids.gid(), organizationGid: invitation.organization_gid!, userGid: user.gid, role: invitation.role!, now });
+    else if (previous.removed_at) await trx.updateTable('organization_memberships').set({ removed_at: null, role: invitation.role! }).where('gid', '=', previous.gid).execute();
+    // An invitation sent through POST /teams/{gid}/addUser also joins the team (unless it was deleted since).
+    const team = invitation.team_gid ? await trx.selectFrom('teams').select('gid').where('gid', '=', invitation.team_gid).where('deleted_at', 'is', null).executeTakeFirst() : undefined;
+    if (team) {
+      await trx
+        .insertInto('team_memberships')
+        .values({ gid: deps.ids.gid(), team_gid: team.gid, user_gid: user.gid, is_limited_access: false, is_admin: false, created_at: now })
+        .onConflict((oc) => oc.columns(['team_gid', 'user_gid']).doNothing())
+        .execute();
+    }
+    await recordAudit(trx, deps, { organizationGid: invitation.organization_gid, type: 'user_invitation_accepted', category: 'user_access', actor: { type: 'user', gid: user.gid }, resource: { type: 'user', gid: user.gid }, ip: ctx.ip, userAgent: ctx.userAgent, details: { role: invitation.role, ...(team ? { team_gid: team.gid } : {}) } });
     return { user, organizationGid: invitation.organization_gid! };
   });
   const session = await completeLogin(deps, { user: result.user, method: 'invitation', ctx });
