@@ -171,3 +171,33 @@ export async function keysetPage<Row extends object>(
   const last = pageRows.at(-1) as Record<string, unknown> | undefined;
   return { rows: pageRows, next: more && last ? encodeCursor(keys.map((k) => toCursorValue(last[k.column]))) : null };
 }
+
+// ---------------------------------------------------------------------------------
+// Large jsonb values
+
+/** Characters per slice: at most 4 bytes each in UTF-8, far below the Data API's 64 KB per row. */
+const JSON_SLICE_CHARS = 8000;
+/** Slices per statement: 16 x 32 KB stays below the Data API's 1 MiB per response. */
+const SLICES_PER_QUERY = 16;
+
+/**
+ * Reads a jsonb value of any size: its text is fetched in slices, one row each, so a
+ * large document (a template's snapshot) never trips the Data API's 64 KB row or 1 MiB
+ * response limits. Undefined when no row matches.
+ */
+export async function readLargeJson(db: QueryExecutorProvider, table: string, column: string, keyColumn: string, key: string): Promise<unknown> {
+  const source = sql`(select ${sql.ref(column)}::text as doc from ${sql.table(table)} where ${sql.ref(keyColumn)} = ${key})`;
+  const head = await sql<{ n: number | string }>`select length(x.doc) as n from ${source} as x`.execute(db);
+  if (!head.rows.length) return undefined;
+  const slices = Math.ceil(toNumber(head.rows[0]!.n) / JSON_SLICE_CHARS);
+  let text = '';
+  for (let first = 0; first < slices; first += SLICES_PER_QUERY) {
+    const last = Math.min(slices, first + SLICES_PER_QUERY) - 1;
+    const { rows } = await sql<{ i: number; part: string }>`
+      select s.i, substr(x.doc, s.i * ${sql.lit(JSON_SLICE_CHARS)} + 1, ${sql.lit(JSON_SLICE_CHARS)}) as part
+      from ${source} as x cross join generate_series(${sql.lit(first)}, ${sql.lit(last)}) as s(i)
+      order by s.i`.execute(db);
+    text += rows.map((r) => r.part).join('');
+  }
+  return JSON.parse(text);
+}

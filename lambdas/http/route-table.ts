@@ -18,10 +18,10 @@ import { storyRoutes } from './routes/stories.js';
 import { tagRoutes } from './routes/tags.js';
 import { searchRoutes } from './routes/search.js';
 import { customFieldRoutes } from './routes/custom-fields.js';
-import { workspaceRoutes } from './routes/workspaces.js';
-import { teamRoutes } from './routes/teams.js';
+import { messageRoutes } from './routes/messages.js';
+import { templateRoutes } from './routes/templates.js';
 
-export const routes: RouteDef[] = [healthRoute, openApiRoute(() => routes), ...authRoutes, ...meRoutes, ...adminRoutes, ...oidcRoutes, ...samlRoutes, ...taskRoutes, ...storyRoutes, ...tagRoutes, ...projectRoutes, ...sectionRoutes, ...searchRoutes, ...customFieldRoutes, ...workspaceRoutes, ...teamRoutes, outboxRoute];
+export const routes: RouteDef[] = [healthRoute, openApiRoute(() => routes), ...authRoutes, ...meRoutes, ...adminRoutes, ...oidcRoutes, ...samlRoutes, ...taskRoutes, ...storyRoutes, ...tagRoutes, ...projectRoutes, ...sectionRoutes, ...searchRoutes, ...customFieldRoutes, ...messageRoutes, ...templateRoutes, outboxRoute];
 
 /** The routes deployed behind API Gateway. */
 export const apiRoutes = (): RouteDef[] => routes.filter((r) => r.scope === 'api');

@@ -102,6 +102,21 @@ export function messageVisible(viewer: Viewer, alias = 'msg'): RawBuilder<boolea
   ))`;
 }
 
+/**
+ * Project templates: their owner; full members also public ones and those of teams they
+ * are full (not limited-access) members of.
+ */
+export function projectTemplateVisible(viewer: Viewer, alias = 'pt'): RawBuilder<boolean> {
+  const byTeam = sql`exists (select 1 from team_memberships ptv_tm join teams ptv_t on ptv_t.gid = ptv_tm.team_gid where ptv_tm.team_gid = ${col(alias, 'team_gid')} and ptv_tm.user_gid = ${viewer.userGid} and not ptv_tm.is_limited_access and ptv_t.deleted_at is null)`;
+  const grants = isFullMember(viewer) ? sql`(${col(alias, 'owner_gid')} = ${viewer.userGid} or ${col(alias, 'is_public')} or ${byTeam})` : sql`${col(alias, 'owner_gid')} = ${viewer.userGid}`;
+  return sql<boolean>`(${col(alias, 'deleted_at')} is null and ${col(alias, 'organization_gid')} = ${viewer.organizationGid} and ${grants})`;
+}
+
+/** Task templates follow their project. */
+export function taskTemplateVisible(viewer: Viewer, alias = 'tt'): RawBuilder<boolean> {
+  return sql<boolean>`(${col(alias, 'deleted_at')} is null and exists (select 1 from projects ttv_p where ttv_p.gid = ${col(alias, 'project_gid')} and ${projectVisible(viewer, 'ttv_p')}))`;
+}
+
 /** Tags: full members see the organization's tags; guests only tags on tasks they can see. */
 export function tagVisible(viewer: Viewer, alias = 'tg'): RawBuilder<boolean> {
   const base = sql`${col(alias, 'deleted_at')} is null and ${col(alias, 'organization_gid')} = ${viewer.organizationGid}`;
@@ -196,4 +211,54 @@ export async function canManageTeam(db: Kysely<DB>, viewer: Viewer, teamGid: str
   if (isOrgAdmin(viewer)) return true;
   if (!isFullMember(viewer)) return false;
   return exists(db, sql<{ ok: number }>`select 1 as ok from team_memberships m where m.team_gid = ${teamGid} and m.user_gid = ${viewer.userGid} and not m.is_limited_access`);
+}
+
+/** A full (not limited-access) member of a team that is not deleted. */
+export async function isFullTeamMember(db: Kysely<DB>, viewer: Viewer, teamGid: string): Promise<boolean> {
+  return exists(db, sql<{ ok: number }>`select 1 as ok from team_memberships m join teams t on t.gid = m.team_gid where m.team_gid = ${teamGid} and m.user_gid = ${viewer.userGid} and not m.is_limited_access and t.deleted_at is null and t.organization_gid = ${viewer.organizationGid}`);
+}
+
+// --- Messages (read access is messageVisible) ---------------------------------------
+
+export type MessageParentType = 'team' | 'project';
+
+/** Starting a conversation: a team's full members; on a project, whoever may add tasks to it. */
+export async function canPostMessage(db: Kysely<DB>, viewer: Viewer, parent: { type: MessageParentType; gid: string }): Promise<boolean> {
+  return parent.type === 'team' ? isFullTeamMember(db, viewer, parent.gid) : canAddTaskToProject(db, viewer, parent.gid);
+}
+
+/** Replying: whoever may post there, and the project's commenters. */
+export async function canReplyToMessage(db: Kysely<DB>, viewer: Viewer, parent: { type: MessageParentType; gid: string }): Promise<boolean> {
+  if (await canPostMessage(db, viewer, parent)) return true;
+  if (parent.type !== 'project' || !(await canSeeProject(db, viewer, parent.gid))) return false;
+  return exists(db, sql<{ ok: number }>`select 1 as ok from project_memberships pm where pm.project_gid = ${parent.gid} and pm.user_gid = ${viewer.userGid} and pm.access_level = 'commenter'`);
+}
+
+/** Editing a visible message: its author. Deleting: its author or an organization admin. */
+export function canChangeMessage(viewer: Viewer, authorGid: string | null, action: 'edit' | 'delete'): boolean {
+  if (authorGid !== null && authorGid === viewer.userGid) return true;
+  return action === 'delete' && isOrgAdmin(viewer);
+}
+
+// --- Templates -----------------------------------------------------------------------
+
+export async function canSeeProjectTemplate(db: Kysely<DB>, viewer: Viewer, gid: string): Promise<boolean> {
+  return exists(db, sql<{ ok: number }>`select 1 as ok from project_templates pt where pt.gid = ${gid} and ${projectTemplateVisible(viewer, 'pt')}`);
+}
+
+export async function canSeeTaskTemplate(db: Kysely<DB>, viewer: Viewer, gid: string): Promise<boolean> {
+  return exists(db, sql<{ ok: number }>`select 1 as ok from task_templates tt where tt.gid = ${gid} and ${taskTemplateVisible(viewer, 'tt')}`);
+}
+
+/** Saving a project as a template: full members who may edit the project. */
+export async function canSaveProjectAsTemplate(db: Kysely<DB>, viewer: Viewer, projectGid: string): Promise<boolean> {
+  return isFullMember(viewer) && (await canEditProject(db, viewer, projectGid));
+}
+
+/** Deleting a visible project template: its owner or an organization admin. */
+export const canDeleteProjectTemplate = (viewer: Viewer, ownerGid: string | null) => ownerGid === viewer.userGid || isOrgAdmin(viewer);
+
+/** Deleting a visible task template: its creator or whoever may edit its project. */
+export async function canDeleteTaskTemplate(db: Kysely<DB>, viewer: Viewer, createdBy: string | null, projectGid: string): Promise<boolean> {
+  return createdBy === viewer.userGid || (await canEditProject(db, viewer, projectGid));
 }
