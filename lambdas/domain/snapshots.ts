@@ -65,6 +65,9 @@ export const TAGS = {
   sourceCreated: 'snapshot-copier-source-created',
 } as const;
 
+/** The CloudWatch metric the copier publishes (the backup stack alarms on it). */
+export const NEWEST_COPY_AGE_METRIC = 'NewestDrCopyAgeSeconds';
+
 const IN_PROGRESS = new Set(['creating', 'copying', 'pending']);
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;

@@ -15,7 +15,7 @@ import {
   type DBClusterSnapshot,
   type DescribeDBClusterSnapshotsCommandInput,
 } from '@aws-sdk/client-rds';
-import { planCopierRun, type CopierPlan, type CopierPolicy, type SnapshotInfo } from '../domain/snapshots.js';
+import { NEWEST_COPY_AGE_METRIC, planCopierRun, type CopierPlan, type CopierPolicy, type SnapshotInfo } from '../domain/snapshots.js';
 import { intEnv, requireEnv } from '../shared/env.js';
 import { logger } from '../shared/logger.js';
 
@@ -51,7 +51,7 @@ export const env = {
   },
 };
 
-export const METRIC_NAME = 'NewestDrCopyAgeSeconds';
+export const METRIC_NAME = NEWEST_COPY_AGE_METRIC;
 
 export interface CopierConfig {
   clusterId: string;

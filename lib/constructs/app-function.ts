@@ -1,0 +1,269 @@
+/**
+ * The one function construct every deployed Lambda uses: latest Node.js runtime on
+ * ARM64, esbuild bundling (ESM, minified, source maps, AWS SDK bundled), its own log
+ * group with retention, X-Ray tracing, its own role, and bind helpers that set an
+ * environment variable and grant exactly what that variable is for, together.
+ */
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { Aws, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { acknowledge, nagArn } from './nag.js';
+
+/** The repository root (entries, package-lock.json and lambdas/db/migrations are found from it). */
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The newest Node.js runtime this aws-cdk-lib knows, pinned so that synth output is stable. */
+export const RUNTIME = lambda.Runtime.NODEJS_24_X;
+
+/**
+ * esbuild settings shared by the CDK bundling and by the bundling check in
+ * test/infra (which runs esbuild with these same values).
+ */
+export const BUNDLING = {
+  format: 'esm',
+  platform: 'node',
+  target: 'node24',
+  minify: true,
+  sourcemap: true,
+  sourcesContent: false,
+  mainFields: ['module', 'main'],
+  /** Bundled CommonJS dependencies may call require(); give ESM output one. */
+  banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+  /** Nothing external: the AWS SDK v3 clients are bundled (pinned versions, no runtime drift). */
+  external: [] as string[],
+  outputFile: 'index.mjs',
+} as const;
+
+/** Where the migrate function finds its SQL files: next to the bundle, as the migrator expects. */
+export const MIGRATIONS_SOURCE = 'lambdas/db/migrations';
+export const MIGRATIONS_TARGET = 'migrations';
+
+/** Shell commands run after esbuild for functions that carry the SQL migrations. */
+export function copyMigrationsCommands(inputDir: string, outputDir: string): string[] {
+  const copy = "require('node:fs').cpSync(process.argv[1], process.argv[2], { recursive: true })";
+  return [`node -e "${copy}" "${join(inputDir, MIGRATIONS_SOURCE)}" "${join(outputDir, MIGRATIONS_TARGET)}"`];
+}
+
+/** Environment variable names read by lambdas/ (see lambdas/handlers/shared.ts). */
+export const ENV = {
+  dbClusterArn: 'DB_CLUSTER_ARN',
+  dbSecretArn: 'DB_SECRET_ARN',
+  dbName: 'DB_NAME',
+  exportBucket: 'EXPORT_BUCKET',
+  exportQueueUrl: 'EXPORT_QUEUE_URL',
+  mailQueueUrl: 'MAIL_QUEUE_URL',
+  mailFrom: 'MAIL_FROM',
+  sesConfigurationSet: 'SES_CONFIGURATION_SET',
+  publicBaseUrl: 'PUBLIC_BASE_URL',
+  maxBodyBytes: 'MAX_BODY_BYTES',
+  appSecretArn: 'APP_SECRET_ARN',
+} as const;
+
+export interface AppFunctionProps {
+  /** Handler file, relative to the repository root, e.g. lambdas/handlers/api.ts. */
+  entry: string;
+  /** Names the function in its logs (POWERTOOLS_SERVICE_NAME). */
+  serviceName: string;
+  description: string;
+  memoryMb: number;
+  timeout: Duration;
+  logRetention: logs.RetentionDays;
+  /** Copy lambdas/db/migrations next to the bundle (the migrate function). */
+  bundleMigrations?: boolean;
+  environment?: Record<string, string>;
+}
+
+/** What bindDatabase needs: the cluster behind the Data API and its master secret. */
+export interface DatabaseBinding {
+  clusterArn: string;
+  secretArn: string;
+  databaseName: string;
+  /** The key that encrypts the secret. */
+  key: kms.IKey;
+}
+
+export interface MailBinding {
+  from: string;
+  configurationSetName: string;
+  /** ARNs of the SES identity and configuration set (needed to send). */
+  identityArn: string;
+  configurationSetArn: string;
+}
+
+export class AppFunction extends Construct {
+  readonly fn: nodejs.NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+  readonly #env = new Set<string>();
+
+  constructor(scope: Construct, id: string, props: AppFunctionProps) {
+    super(scope, id);
+    this.logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention });
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `${props.description} (${id})`,
+    });
+    // Instead of the AWSLambdaBasicExecutionRole managed policy: write to its own log group only.
+    this.logGroup.grantWrite(this.role);
+
+    this.fn = new nodejs.NodejsFunction(this, 'Function', {
+      entry: join(PROJECT_ROOT, props.entry),
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      runtime: RUNTIME,
+      architecture: lambda.Architecture.ARM_64,
+      description: props.description,
+      memorySize: props.memoryMb,
+      timeout: props.timeout,
+      role: this.role,
+      logGroup: this.logGroup,
+      tracing: lambda.Tracing.ACTIVE,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: props.serviceName,
+        ...props.environment,
+      },
+      bundling: {
+        format: nodejs.OutputFormat.ESM,
+        target: BUNDLING.target,
+        minify: BUNDLING.minify,
+        sourceMap: BUNDLING.sourcemap,
+        sourcesContent: BUNDLING.sourcesContent,
+        mainFields: [...BUNDLING.mainFields],
+        banner: BUNDLING.banner,
+        bundleAwsSDK: true,
+        externalModules: [...BUNDLING.external],
+        ...(props.bundleMigrations
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (inputDir: string, outputDir: string) => copyMigrationsCommands(inputDir, outputDir),
+              },
+            }
+          : {}),
+      },
+    });
+
+    for (const name of Object.keys(props.environment ?? {})) this.#env.add(name);
+    // Tracing adds xray:PutTraceSegments/PutTelemetryRecords on "*" to the role.
+    acknowledge(
+      this.policy(),
+      'AwsSolutions-IAM5[Resource::*]',
+      'X-Ray PutTraceSegments and PutTelemetryRecords have no resource-level permissions; "*" is the only resource they accept.',
+    );
+  }
+
+  get functionArn(): string {
+    return this.fn.functionArn;
+  }
+
+  /** Sets a variable that grants nothing (an address the code reads but does not use). */
+  setEnv(name: string, value: string): this {
+    this.fn.addEnvironment(name, value);
+    this.#env.add(name);
+    return this;
+  }
+
+  hasEnv(name: string): boolean {
+    return this.#env.has(name);
+  }
+
+  /** Aurora through the Data API: DB_* variables, rds-data on the cluster, read the secret. */
+  bindDatabase(db: DatabaseBinding): this {
+    this.setEnv(ENV.dbClusterArn, db.clusterArn).setEnv(ENV.dbSecretArn, db.secretArn).setEnv(ENV.dbName, db.databaseName);
+    this.allow(
+      ['rds-data:ExecuteStatement', 'rds-data:BatchExecuteStatement', 'rds-data:BeginTransaction', 'rds-data:CommitTransaction', 'rds-data:RollbackTransaction'],
+      [db.clusterArn],
+    );
+    this.allow(['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], [db.secretArn]);
+    this.allowKey(db.key, ['kms:Decrypt'], 'secretsmanager');
+    return this;
+  }
+
+  /**
+   * A bucket prefix: the bucket name in `envName`; GetObject (read) and also
+   * PutObject/DeleteObject/multipart (read-write) under the prefix only. ListBucket
+   * on the bucket makes HeadObject answer 404, not 403, for a missing key. The bucket is
+   * given by name (it has a fixed one), so no cross-stack reference is needed.
+   */
+  bindBucket(envName: string, bucketName: string, key: kms.IKey, options: { prefix: string; access: 'read' | 'read-write' }): this {
+    this.setEnv(envName, bucketName);
+    const bucketArn = `arn:${Aws.PARTITION}:s3:::${bucketName}`;
+    const objects = `${bucketArn}/${options.prefix}*`;
+    const write = options.access === 'read-write';
+    this.allow(
+      ['s3:GetObject', ...(write ? ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'] : [])],
+      [objects],
+    );
+    this.allow(['s3:ListBucket'], [bucketArn]);
+    this.allowKey(key, write ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'], 's3');
+    acknowledge(
+      this.policy(),
+      `AwsSolutions-IAM5[Resource::${nagArn(objects)}]`,
+      `Object keys under ${options.prefix} are generated per export; access is limited to that prefix of the one bucket.`,
+    );
+    return this;
+  }
+
+  /** A queue: its URL in `envName` and SendMessage (with the KMS data key it needs). */
+  bindQueueSender(envName: string, queue: sqs.IQueue, key: kms.IKey): this {
+    this.setEnv(envName, queue.queueUrl);
+    this.allow(['sqs:SendMessage'], [queue.queueArn]);
+    this.allowKey(key, ['kms:GenerateDataKey', 'kms:Decrypt'], 'sqs');
+    return this;
+  }
+
+  /** The sender address and configuration set; with `send`, ses:SendEmail from that address only. */
+  bindMail(mail: MailBinding, options: { send: boolean }): this {
+    this.setEnv(ENV.mailFrom, mail.from).setEnv(ENV.sesConfigurationSet, mail.configurationSetName);
+    if (options.send) {
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['ses:SendEmail', 'ses:SendRawEmail'],
+          resources: [mail.identityArn, mail.configurationSetArn],
+          conditions: { StringEquals: { 'ses:FromAddress': mail.from } },
+        }),
+      );
+    }
+    return this;
+  }
+
+  /** The application master secret: its ARN in APP_SECRET_ARN and read access to it. */
+  bindAppSecret(secret: secretsmanager.ISecret, key: kms.IKey): this {
+    this.setEnv(ENV.appSecretArn, secret.secretArn);
+    this.allow(['secretsmanager:GetSecretValue'], [secret.secretArn]);
+    this.allowKey(key, ['kms:Decrypt'], 'secretsmanager');
+    return this;
+  }
+
+  /** Adds a statement to this function's own policy. */
+  allow(actions: string[], resources: string[], conditions?: Record<string, Record<string, unknown>>): this {
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources, ...(conditions ? { conditions } : {}) }));
+    return this;
+  }
+
+  /** Key use restricted to calls made through one service (kms:ViaService). */
+  private allowKey(key: kms.IKey, actions: string[], service: 'secretsmanager' | 's3' | 'sqs'): void {
+    const region = Stack.of(this).region;
+    this.allow(actions, [key.keyArn], { StringEquals: { 'kms:ViaService': `${service}.${region}.amazonaws.com` } });
+  }
+
+  /** The CloudFormation resource of this function's role policy (where its findings are). */
+  policy(): iam.CfnPolicy {
+    const policy = this.role.node.tryFindChild('DefaultPolicy');
+    const resource = policy?.node.defaultChild;
+    if (!(resource instanceof iam.CfnPolicy)) throw new Error(`${this.node.path} has no role policy yet`);
+    return resource;
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The REST API built from the route table (lambdas/http/route-table.ts, the same table
+ * the local server uses): one API Gateway resource and method per route under
+ * /api/1.0, each a Lambda proxy integration to the API function. Access logs,
+ * execution logging (errors, never bodies), X-Ray, stage throttling, request
+ * validation, and Asana-shaped error bodies for the answers API Gateway gives itself.
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { apiRoutes } from '../../lambdas/http/route-table.js';
+import { API_BASE_PATH, API_STAGE } from '../config.js';
+import { acknowledge } from './nag.js';
+
+/** What API Gateway needs to know about a route. */
+export interface ApiRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Relative to /api/1.0, with {name} parameters. */
+  path: string;
+  operationId: string;
+  /** Who may call it; 'none' is public. */
+  auth: string;
+  /** Whether the route takes a JSON body ({"data": ...}). */
+  hasBody: boolean;
+}
+
+/** The deployed routes of the route table, as API Gateway sees them. */
+export function routeTableRoutes(): ApiRoute[] {
+  return apiRoutes().map((route) => ({
+    method: route.method,
+    path: route.path,
+    operationId: route.operationId,
+    auth: route.auth,
+    hasBody: route.request.body !== undefined,
+  }));
+}
+
+export interface RouteApiProps {
+  name: string;
+  routes: ApiRoute[];
+  handler: lambda.IFunction;
+  /**
+   * The REQUEST authorizer for routes whose auth is not 'none'. Without it those routes
+   * are still authenticated: by the API function, with the same token check.
+   */
+  authorizer?: lambda.IFunction;
+  accessLogs: logs.ILogGroup;
+  throttle: { rateLimit: number; burstLimit: number };
+}
+
+/** An Asana error envelope as an API Gateway response template (`message` is VTL). */
+const errorTemplate = (message: string) => ({ 'application/json': `{"errors":[{"message":${message}}]}` });
+
+export class RouteApi extends Construct {
+  readonly api: apigw.RestApi;
+  readonly methods: apigw.Method[] = [];
+  readonly authorizer: apigw.RequestAuthorizer | undefined;
+
+  constructor(scope: Construct, id: string, props: RouteApiProps) {
+    super(scope, id);
+    if (props.routes.length === 0) throw new Error('The route table has no API routes');
+
+    this.api = new apigw.RestApi(this, 'Api', {
+      restApiName: props.name,
+      description: 'Asana-compatible task API (routes from lambdas/http/route-table.ts)',
+      endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
+      // Execution logging needs the account-level CloudWatch role of API Gateway.
+      cloudWatchRole: true,
+      deployOptions: {
+        stageName: API_STAGE,
+        accessLogDestination: new apigw.LogGroupLogDestination(props.accessLogs),
+        accessLogFormat: apigw.AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: apigw.AccessLogField.contextRequestId(),
+            time: apigw.AccessLogField.contextRequestTime(),
+            ip: apigw.AccessLogField.contextIdentitySourceIp(),
+            method: apigw.AccessLogField.contextHttpMethod(),
+            // The route template (/api/1.0/tasks/{task_gid}), not the path with ids.
+            resource: apigw.AccessLogField.contextResourcePath(),
+            status: apigw.AccessLogField.contextStatus(),
+            bytes: apigw.AccessLogField.contextResponseLength(),
+            latencyMs: apigw.AccessLogField.contextResponseLatency(),
+            integrationLatencyMs: apigw.AccessLogField.contextIntegrationLatency(),
+            waf: apigw.AccessLogField.contextWafResponseCode(),
+            error: apigw.AccessLogField.contextErrorMessage(),
+            traceId: apigw.AccessLogField.contextXrayTraceId(),
+          }),
+        ),
+        // Errors only, and never request or response bodies (tokens, personal data).
+        loggingLevel: apigw.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        metricsEnabled: true,
+        tracingEnabled: true,
+        throttlingRateLimit: props.throttle.rateLimit,
+        throttlingBurstLimit: props.throttle.burstLimit,
+      },
+    });
+    acknowledge(
+      this.api.node.findChild('CloudWatchRole'),
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      'API Gateway execution logging requires this account-level role; the AWS managed policy is the documented one for it.',
+    );
+
+    const validator = this.api.addRequestValidator('Validator', {
+      requestValidatorName: 'parameters-and-body',
+      validateRequestParameters: true,
+      validateRequestBody: true,
+    });
+    // The full schema is zod's job in the function; the edge only checks the envelope.
+    const envelope = this.api.addModel('DataEnvelope', {
+      contentType: 'application/json',
+      modelName: 'DataEnvelope',
+      description: 'An Asana request body: a JSON object with "data"',
+      schema: { schema: apigw.JsonSchemaVersion.DRAFT4, type: apigw.JsonSchemaType.OBJECT, required: ['data'], properties: { data: {} } },
+    });
+
+    // One permission for the whole API: per-method permissions would outgrow the
+    // function's 20 KB resource policy as the route table grows.
+    const integration = new apigw.LambdaIntegration(props.handler, { proxy: true, scopePermissionToMethod: false });
+
+    // No identity sources and no caching: a cached REQUEST authorizer answers 401 by
+    // itself when an identity source is missing, which would break cookie-only GETs
+    // (permalinks opened in a browser tab). Uncached, it sees every request.
+    this.authorizer = props.authorizer
+      ? new apigw.RequestAuthorizer(this, 'Authorizer', {
+          handler: props.authorizer,
+          identitySources: [],
+          resultsCacheTtl: Duration.seconds(0),
+        })
+      : undefined;
+
+    for (const route of props.routes) {
+      const resource = this.api.root.resourceForPath(`${API_BASE_PATH}${route.path}`);
+      const pathParameters = [...route.path.matchAll(/\{([^}+]+)\+?\}/g)].map((match) => match[1]!);
+      const authorized = route.auth !== 'none' && this.authorizer !== undefined;
+      const method = resource.addMethod(route.method, integration, {
+        operationName: route.operationId,
+        requestValidator: validator,
+        requestParameters: Object.fromEntries(pathParameters.map((name) => [`method.request.path.${name}`, true])),
+        ...(route.hasBody ? { requestModels: { 'application/json': envelope } } : {}),
+        ...(authorized ? { authorizer: this.authorizer!, authorizationType: apigw.AuthorizationType.CUSTOM } : {}),
+      });
+      this.methods.push(method);
+      if (authorized) {
+        acknowledge(
+          method,
+          'AwsSolutions-COG4',
+          `${route.operationId} uses the Lambda authorizer: sessions and service accounts are the API's own opaque tokens, not Cognito.`,
+        );
+        continue;
+      }
+      const why =
+        route.auth === 'none'
+          ? `${route.operationId} (${route.method} ${route.path}) is public in the route table (auth 'none')`
+          : `${route.operationId} (${route.method} ${route.path}) is authenticated by the API function itself (auth '${route.auth}', same token check as the authorizer)`;
+      acknowledge(method, 'AwsSolutions-APIG4', `${why}; API Gateway adds no authorizer to it.`);
+      acknowledge(method, 'AwsSolutions-COG4', `${why}; the API uses its own opaque tokens, not Cognito user pools.`);
+    }
+
+    // Answers API Gateway gives without calling the function, in Asana's error shape.
+    this.api.addGatewayResponse('UnknownRoute', {
+      type: apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, // what REST APIs answer for a path or verb they do not have
+      statusCode: '404',
+      templates: errorTemplate('"Not Found"'),
+    });
+    this.api.addGatewayResponse('Throttled', {
+      type: apigw.ResponseType.THROTTLED,
+      statusCode: '429',
+      responseHeaders: { 'Retry-After': "'1'" },
+      templates: errorTemplate('"Too many requests; retry later"'),
+    });
+    this.api.addGatewayResponse('Default4xx', { type: apigw.ResponseType.DEFAULT_4XX, templates: errorTemplate('$context.error.messageString') });
+    this.api.addGatewayResponse('Default5xx', {
+      type: apigw.ResponseType.DEFAULT_5XX,
+      templates: errorTemplate('"Internal error (request id $context.requestId)"'),
+    });
+  }
+
+  /** The base URL of the API: https://<id>.execute-api.<region>.amazonaws.com/prod/api/1.0 */
+  get baseUrl(): string {
+    return `${this.api.url}${API_BASE_PATH.slice(1)}`;
+  }
+}

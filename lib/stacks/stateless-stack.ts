@@ -1,0 +1,235 @@
+/**
+ * Primary region, everything that can be redeployed freely: the functions of
+ * lib/functions.ts, the REST API built from the route table with its WAF, the
+ * migrations trigger, and the alarms (dead-letter queues, worker errors, API 5xx rate,
+ * SES bounce and complaint rates) on an SNS topic emailed to the alarm address.
+ * Lambdas run outside any VPC: they reach Aurora through the Data API.
+ */
+import { CfnOutput, Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as eventSources from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as triggers from 'aws-cdk-lib/triggers';
+import type { Construct } from 'constructs';
+import { ALARMS, EXPORTS_PREFIX, MAX_RECEIVE_COUNT, WORKER_TIMEOUT_SECONDS, names, type QueueName } from '../config.js';
+import { AlarmTopic } from '../constructs/alarm-topic.js';
+import { ApiFirewall } from '../constructs/api-firewall.js';
+import { AppFunction, ENV } from '../constructs/app-function.js';
+import { RouteApi, routeTableRoutes, type ApiRoute } from '../constructs/route-api.js';
+import { FUNCTIONS, type FunctionSpec } from '../functions.js';
+import { BaseStack, type BaseStackProps } from './base-stack.js';
+import type { StatefulStack } from './stateful-stack.js';
+
+export interface StatelessStackProps extends BaseStackProps {
+  stateful: StatefulStack;
+  /** Defaults to lib/functions.ts. */
+  functions?: Record<string, FunctionSpec>;
+  /** Defaults to the deployed routes of the route table. */
+  routes?: ApiRoute[];
+}
+
+const QUEUE_URL_ENV: Record<QueueName, string> = { exports: ENV.exportQueueUrl, mail: ENV.mailQueueUrl };
+
+const pascal = (name: string) => name.charAt(0).toUpperCase() + name.slice(1);
+
+export class StatelessStack extends BaseStack {
+  readonly alarms: AlarmTopic;
+  readonly functions: Record<string, AppFunction> = {};
+  readonly api: RouteApi;
+  readonly firewall: ApiFirewall;
+  readonly triggers: triggers.Trigger[] = [];
+
+  constructor(scope: Construct, id: string, props: StatelessStackProps) {
+    super(scope, id, { description: 'API, functions, WAF and alarms', ...props });
+    const config = this.config;
+    const { stateful } = props;
+    const specs: Record<string, FunctionSpec> = props.functions ?? FUNCTIONS;
+    const logRetention = config.logRetentionDays as logs.RetentionDays;
+    this.alarms = new AlarmTopic(this, 'Alarms', { email: config.alarmEmail, description: `${config.appName} alarms` });
+
+    const exportBucketName = names(config).exportBucket(this.account, this.region);
+    let apiFunction: AppFunction | undefined;
+    let authorizerFunction: AppFunction | undefined;
+    for (const [name, spec] of Object.entries(specs)) {
+      const fn = new AppFunction(this, `${pascal(name)}Function`, {
+        serviceName: name,
+        entry: spec.entry,
+        description: spec.description,
+        memoryMb: spec.memoryMb,
+        timeout: Duration.seconds(spec.timeoutSeconds),
+        logRetention,
+        ...(spec.bundleMigrations ? { bundleMigrations: true } : {}),
+      });
+      this.functions[name] = fn;
+
+      // What it uses: each bind sets the variable and grants access together.
+      const uses = spec.uses;
+      if (uses.database) fn.bindDatabase(stateful.database);
+      if (uses.exportBucket) fn.bindBucket(ENV.exportBucket, exportBucketName, stateful.key, { prefix: EXPORTS_PREFIX, access: uses.exportBucket });
+      for (const queue of uses.sendsTo ?? []) fn.bindQueueSender(QUEUE_URL_ENV[queue], stateful.queues[queue].queue, stateful.key);
+      if (uses.mail) fn.bindMail(stateful.mail, { send: uses.mail === 'send' });
+      if (uses.appSecret) fn.bindAppSecret(stateful.appSecret, stateful.key);
+      if (uses.http || spec.awsDeps) {
+        fn.setEnv(ENV.maxBodyBytes, String(config.maxBodyBytes));
+        if (config.publicBaseUrl) fn.setEnv(ENV.publicBaseUrl, config.publicBaseUrl);
+      }
+      if (spec.awsDeps) this.setRemainingAddresses(fn, stateful);
+
+      // How it is invoked.
+      const invoke = spec.invoke;
+      switch (invoke.kind) {
+        case 'api':
+          if (apiFunction) throw new Error(`Two functions serve the API: ${name} and another; the route table has one handler`);
+          apiFunction = fn;
+          break;
+        case 'authorizer':
+          if (authorizerFunction) throw new Error(`Two authorizer functions: ${name} and another`);
+          authorizerFunction = fn;
+          break;
+        case 'deploy':
+          this.triggers.push(
+            new triggers.Trigger(this, `${pascal(name)}Trigger`, {
+              handler: fn.fn,
+              invocationType: triggers.InvocationType.REQUEST_RESPONSE,
+              timeout: Duration.seconds(Math.min(spec.timeoutSeconds + 60, 900)),
+              executeOnHandlerChange: true,
+              executeAfter: [fn],
+            }),
+          );
+          break;
+        case 'queue': {
+          const limit = WORKER_TIMEOUT_SECONDS[invoke.queue];
+          if (spec.timeoutSeconds > limit) {
+            throw new Error(`${name} times out after ${spec.timeoutSeconds} s, but the ${invoke.queue} queue's visibility timeout is sized for ${limit} s (WORKER_TIMEOUT_SECONDS)`);
+          }
+          fn.fn.addEventSource(
+            new eventSources.SqsEventSource(stateful.queues[invoke.queue].queue, {
+              batchSize: invoke.batchSize,
+              reportBatchItemFailures: true,
+              ...(invoke.maxBatchingWindowSeconds ? { maxBatchingWindow: Duration.seconds(invoke.maxBatchingWindowSeconds) } : {}),
+            }),
+          );
+          this.errorAlarm(name, fn);
+          break;
+        }
+        case 'schedule':
+          new events.Rule(this, `${pascal(name)}Schedule`, {
+            schedule: events.Schedule.expression(invoke.expression),
+            targets: [new targets.LambdaFunction(fn.fn, { retryAttempts: 2 })],
+          });
+          this.errorAlarm(name, fn);
+          break;
+      }
+    }
+    if (!apiFunction) throw new Error("No function has invoke.kind 'api'");
+
+    // --- API and its firewall --------------------------------------------------------------
+    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', { retention: logRetention });
+    this.api = new RouteApi(this, 'Api', {
+      name: `${config.appName}-api`,
+      routes: props.routes ?? routeTableRoutes(),
+      handler: apiFunction.fn,
+      ...(authorizerFunction ? { authorizer: authorizerFunction.fn } : {}),
+      accessLogs,
+      throttle: { rateLimit: config.apiThrottleRateLimit, burstLimit: config.apiThrottleBurstLimit },
+    });
+    this.firewall = new ApiFirewall(this, 'Firewall', {
+      name: `${config.appName}-api`,
+      stage: this.api.api.deploymentStage,
+      apiRateLimit: config.wafApiRateLimit,
+      authRateLimit: config.wafAuthRateLimit,
+    });
+
+    // --- Alarms ------------------------------------------------------------------------------
+    for (const [name, queue] of Object.entries(stateful.queues)) {
+      this.alarms.notify(
+        queue.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }).createAlarm(this, `${pascal(name)}DeadLetterQueueNotEmpty`, {
+          alarmDescription: `Messages of the ${name} queue failed ${MAX_RECEIVE_COUNT} times and wait in its dead-letter queue`,
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
+
+    const period = Duration.minutes(5);
+    const serverErrorRate = new cloudwatch.MathExpression({
+      expression: `IF(requests >= ${ALARMS.api5xxMinRequests}, 100 * errors / requests, 0)`,
+      usingMetrics: {
+        errors: this.api.api.metricServerError({ period, statistic: 'Sum' }),
+        requests: this.api.api.metricCount({ period, statistic: 'Sum' }),
+      },
+      period,
+      label: 'API 5xx, % of requests',
+    });
+    this.alarms.notify(
+      serverErrorRate.createAlarm(this, 'Api5xxRate', {
+        alarmDescription: `At least ${ALARMS.api5xxPercent}% of API requests answered 5xx in two of three 5-minute periods`,
+        threshold: ALARMS.api5xxPercent,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 2,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+
+    // SES reviews (and can pause) the account at these rates: the account-level metrics.
+    const sesRate = (metricName: string) =>
+      new cloudwatch.Metric({ namespace: 'AWS/SES', metricName, statistic: 'Maximum', period: Duration.hours(1) });
+    this.alarms.notify(
+      sesRate('Reputation.BounceRate').createAlarm(this, 'SesBounceRate', {
+        alarmDescription: `SES bounce rate at or above ${ALARMS.sesBounceRate * 100}%`,
+        threshold: ALARMS.sesBounceRate,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+    this.alarms.notify(
+      sesRate('Reputation.ComplaintRate').createAlarm(this, 'SesComplaintRate', {
+        alarmDescription: `SES complaint rate at or above ${ALARMS.sesComplaintRate * 100}%`,
+        threshold: ALARMS.sesComplaintRate,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+
+    new CfnOutput(this, 'ApiBaseUrl', { value: this.api.baseUrl, description: 'Base URL of the API (/api/1.0)' });
+  }
+
+  /**
+   * awsDeps() reads every address at cold start: set those this function was not bound
+   * to, without any grant (it never calls them).
+   */
+  private setRemainingAddresses(fn: AppFunction, stateful: StatefulStack): void {
+    const addresses: Record<string, string> = {
+      [ENV.dbClusterArn]: stateful.database.clusterArn,
+      [ENV.dbSecretArn]: stateful.database.secretArn,
+      [ENV.dbName]: stateful.database.databaseName,
+      [ENV.exportBucket]: names(this.config).exportBucket(this.account, this.region),
+      [ENV.exportQueueUrl]: stateful.queues.exports.queue.queueUrl,
+      [ENV.mailQueueUrl]: stateful.queues.mail.queue.queueUrl,
+      [ENV.mailFrom]: stateful.mail.from,
+      [ENV.sesConfigurationSet]: stateful.mail.configurationSetName,
+      [ENV.appSecretArn]: stateful.appSecret.secretArn,
+    };
+    for (const [name, value] of Object.entries(addresses)) if (!fn.hasEnv(name)) fn.setEnv(name, value);
+  }
+
+  /** Errors of a worker or scheduled function, to the alarm topic. */
+  private errorAlarm(name: string, fn: AppFunction): void {
+    this.alarms.notify(
+      fn.fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }).createAlarm(this, `${pascal(name)}Errors`, {
+        alarmDescription: `The ${name} function failed`,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+  }
+}
