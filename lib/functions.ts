@@ -61,7 +61,16 @@ export const FUNCTIONS = {
     invoke: { kind: 'api' },
     awsDeps: true,
     // Signed export downloads, export jobs and outbox mail, sessions and login alerts.
-    uses: { database: true, exportBucket: 'read', sendsTo: ['exports', 'mail'], appSecret: true, http: true },
+    uses: { database: true, exportBucket: 'read-write', sendsTo: ['exports', 'mail'], appSecret: true, http: true },
+  },
+  authorizer: {
+    entry: 'lambdas/handlers/authorizer.ts',
+    description: 'REQUEST authorizer: the API token check at the edge (bearer token, or the session cookie on GET)',
+    memoryMb: 512,
+    timeoutSeconds: 10,
+    invoke: { kind: 'authorizer' },
+    awsDeps: true,
+    uses: { database: true, appSecret: true },
   },
   migrate: {
     entry: 'lambdas/handlers/migrate.ts',

@@ -393,6 +393,9 @@ export interface AttachmentsTable {
   content_type: string;
   size: ColumnType<string | number | null, number | null, number | null>;
   blob_key: string;
+  /** 'external': a link (url) with no bytes in the blob store. */
+  resource_subtype: Generated<'asana' | 'external'>;
+  url: string | null;
   upload_state: Generated<'pending' | 'complete'>;
   created_by: string | null;
   created_at: Timestamp;

@@ -11,7 +11,7 @@ import { logger as rootLogger } from '../shared/logger.js';
 import type { AppDeps } from './deps.js';
 import { listEnvelope, parseOptFields, project } from './envelope.js';
 import { BadRequestError, ForbiddenError, UnauthorizedError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnsupportedMediaTypeError, mapError, type ErrorEntry } from './errors.js';
-import { API_BASE_PATH, DEFAULT_PAGE_LIMIT, fullPath, queryShape, type AuthLevel, type Reply, type RequestMeta, type RouteDef } from './route.js';
+import { API_BASE_PATH, DEFAULT_PAGE_LIMIT, fullPath, queryShape, type AuthLevel, type MultipartBody, type Reply, type RequestMeta, type RouteDef } from './route.js';
 import { authenticate, type Principal } from '../domain/auth/sessions.js';
 import { SESSION_COOKIE } from './cookies.js';
 import { SECURITY_HEADERS } from './security-headers.js';
@@ -66,11 +66,16 @@ function queryParameters(event: APIGatewayProxyEvent): Record<string, string> {
   return out;
 }
 
-function readBody(event: APIGatewayProxyEvent, headers: Record<string, string>, maxBytes: number, format: 'json' | 'form'): unknown {
+function readBody(event: APIGatewayProxyEvent, headers: Record<string, string>, maxBytes: number, format: 'json' | 'form' | 'multipart'): unknown {
   if (event.body === null || event.body === undefined || event.body === '') return undefined;
   const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
   if (raw.length > maxBytes) throw new PayloadTooLargeError(maxBytes);
   const type = headers['content-type'] ?? '';
+  if (format === 'multipart') {
+    if (!/^multipart\/form-data\s*;/i.test(type)) throw new UnsupportedMediaTypeError('Request body must be multipart/form-data (Content-Type: multipart/form-data; boundary=...)');
+    const body: MultipartBody = { contentType: type, bytes: raw };
+    return body;
+  }
   if (format === 'form') {
     if (!/^application\/x-www-form-urlencoded\b/i.test(type)) throw new UnsupportedMediaTypeError('Request body must be a form (Content-Type: application/x-www-form-urlencoded)');
     const fields: Record<string, string> = {};
@@ -130,7 +135,7 @@ export function createApiHandler(deps: AppDeps, routes: RouteDef[]): ApiHandler 
       const query = validate(querySchema, rawQuery, 'query') as Record<string, unknown>;
       const rawBody = readBody(event, headers, maxBytes, route.bodyFormat ?? 'json');
       let body: unknown = {};
-      if (route.request.body && route.bodyFormat === 'form') {
+      if (route.request.body && (route.bodyFormat === 'form' || route.bodyFormat === 'multipart')) {
         body = validate(route.request.body, rawBody ?? {}, 'form');
       } else if (route.request.body) {
         if (rawBody === undefined || rawBody === null || typeof rawBody !== 'object' || Array.isArray(rawBody) || !('data' in rawBody)) {

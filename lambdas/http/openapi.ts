@@ -88,7 +88,9 @@ export function buildOpenApi(routes: RouteDef[], info: OpenApiInfo): JsonSchema 
       operation.requestBody =
         route.bodyFormat === 'form'
           ? { required: true, content: { 'application/x-www-form-urlencoded': { schema: collector.convert(route.request.body, 'input') } } }
-          : { required: true, content: { 'application/json': { schema: collector.convert(dataBody(route.request.body), 'input') } } };
+          : route.bodyFormat === 'multipart'
+            ? { required: true, content: { 'multipart/form-data': { schema: route.request.form ? collector.convert(route.request.form, 'input') : { type: 'object' } } } }
+            : { required: true, content: { 'application/json': { schema: collector.convert(dataBody(route.request.body), 'input') } } };
     }
     const key = route.path;
     paths[key] = { ...paths[key], [route.method.toLowerCase()]: operation };

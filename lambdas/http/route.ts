@@ -46,8 +46,24 @@ export type Reply =
 export interface RouteSchemas {
   params?: z.ZodObject;
   query?: z.ZodObject;
-  /** The schema of `data` in the request body; absent means the route takes no body. */
+  /**
+   * The schema of `data` in the request body; absent means the route takes no body.
+   * With bodyFormat 'multipart' it validates the MultipartBody the route is handed.
+   */
   body?: z.ZodType;
+  /**
+   * With bodyFormat 'multipart': the form's fields (files as strings with format
+   * "binary"), for the OpenAPI document. The route parses the body and checks them.
+   */
+  form?: z.ZodObject;
+}
+
+/** A multipart/form-data request body as the framework hands it over, unparsed. */
+export interface MultipartBody {
+  /** The request's Content-Type header, boundary included. */
+  contentType: string;
+  /** The raw body, at most maxBodyBytes. */
+  bytes: Buffer;
 }
 
 type Infer<T> = T extends z.ZodType ? z.infer<T> : Record<string, never>;
@@ -85,8 +101,11 @@ export interface RouteDef<S extends RouteSchemas = RouteSchemas, A extends AuthL
    * 'json' (default): a JSON body whose `data` the body schema validates.
    * 'form': an HTML form post (application/x-www-form-urlencoded) whose fields the body
    * schema validates directly (browser-facing endpoints such as a SAML ACS).
+   * 'multipart': a multipart/form-data upload (Content-Type checked), handed over
+   * unparsed as a MultipartBody that the body schema validates; the route parses it.
+   * Bodies are limited by maxBodyBytes like any other.
    */
-  bodyFormat?: 'json' | 'form';
+  bodyFormat?: 'json' | 'form' | 'multipart';
   request: S;
   responses: Record<number, ResponseDoc>;
   handle(input: RouteInput<S, A>): Promise<Reply>;

@@ -66,6 +66,9 @@ export class RouteApi extends Construct {
       restApiName: props.name,
       description: 'Asana-compatible task API (routes from lambdas/http/route-table.ts)',
       endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
+      // Uploads (POST /attachments) reach the function base64-encoded and byte-exact;
+      // without this API Gateway would hand their bytes over as UTF-8 text.
+      binaryMediaTypes: ['multipart/form-data'],
       // Execution logging needs the account-level CloudWatch role of API Gateway.
       cloudWatchRole: true,
       deployOptions: {

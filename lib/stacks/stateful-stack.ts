@@ -151,7 +151,10 @@ export class StatefulStack extends BaseStack {
       serverAccessLogsBucket: this.accessLogsBucket,
       serverAccessLogsPrefix: 'export-bucket/',
       lifecycleRules: [
-        { id: 'expire-exports', expiration: Duration.days(config.exportLinkDays), abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        // Only generated exports expire: attachments live in the same bucket under attachments/.
+        { id: 'expire-exports', prefix: 'exports/', expiration: Duration.days(config.exportLinkDays) },
+        { id: 'expire-adhoc-exports', prefix: 'exports/adhoc/', expiration: Duration.days(1) },
+        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });

@@ -7,7 +7,7 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { ManualClock } from '../../lambdas/adapters/clock.js';
 import { cryptoIds } from '../../lambdas/adapters/ids.js';
-import type { MailMessage, Mailer } from '../../lambdas/adapters/ports.js';
+import type { BlobStore, MailMessage, Mailer } from '../../lambdas/adapters/ports.js';
 import { LocalQueue } from '../../lambdas/adapters/queue/local-queue.js';
 import { DEFAULT_AUTH_CONFIG, type AuthConfig } from '../../lambdas/domain/auth/config.js';
 import type { AppDeps } from '../../lambdas/domain/deps.js';
@@ -70,7 +70,9 @@ export interface IdentityHarness {
 let emailCounter = 0;
 export const uniqueEmail = (prefix = 'user') => `${prefix}-${Date.now().toString(36)}-${++emailCounter}@example.com`;
 
-export async function identityHarness(options: { engine?: EngineName; extraRoutes?: RouteDef[]; auth?: Partial<AuthConfig> } = {}): Promise<IdentityHarness> {
+export async function identityHarness(
+  options: { engine?: EngineName; extraRoutes?: RouteDef[]; auth?: Partial<AuthConfig>; /** A real blob store (e.g. LocalBlobs in a temp dir); by default one that fails every call. */ blobs?: BlobStore } = {},
+): Promise<IdentityHarness> {
   logger.setLogLevel('SILENT');
   const engine = await openEngine(options.engine ?? 'pglite');
   const clock = new ManualClock(new Date());
@@ -80,7 +82,7 @@ export async function identityHarness(options: { engine?: EngineName; extraRoute
     database: engine,
     clock,
     ids: cryptoIds,
-    blobs: unusedBlobs,
+    blobs: options.blobs ?? unusedBlobs,
     queue,
     mailer,
     secrets: testSecrets,

@@ -1,12 +1,14 @@
 /**
  * Retention of deleted work: tasks deleted more than 30 days ago are removed for good,
  * with their stories, likes, links, custom field values, attachment rows and blobs;
- * attachments deleted on their own go the same way. Deleted projects and teams are kept.
+ * attachments deleted on their own go the same way, and so do large uploads never
+ * completed (after PENDING_UPLOAD_TTL_SECONDS). Deleted projects and teams are kept.
  * Runs in bounded batches, each in its own transaction.
  */
 import { sql } from 'kysely';
 import type { AppDeps } from '../deps.js';
 import { RESTORE_DAYS } from './tasks.js';
+import { PENDING_UPLOAD_TTL_SECONDS } from './attachments.js';
 import { logger } from '../../shared/logger.js';
 
 const BATCH = 200;
@@ -45,6 +47,15 @@ export async function purgeDeletedWork(deps: Pick<AppDeps, 'database' | 'clock' 
   // Attachments deleted on their own.
   for (;;) {
     const rows = await db.selectFrom('attachments').select(['gid', 'blob_key']).where('deleted_at', '<', cutoff).limit(BATCH).execute();
+    if (rows.length === 0) break;
+    await db.deleteFrom('attachments').where('gid', 'in', rows.map((r) => r.gid)).execute();
+    result.attachments += rows.length;
+    result.blobsDeleted += await deleteBlobs(deps, rows.map((r) => r.blob_key));
+  }
+  // Large uploads started and never completed, with whatever was PUT to their URL.
+  const stalePending = new Date(deps.clock.now().getTime() - PENDING_UPLOAD_TTL_SECONDS * 1000);
+  for (;;) {
+    const rows = await db.selectFrom('attachments').select(['gid', 'blob_key']).where('upload_state', '=', 'pending').where('created_at', '<', stalePending).limit(BATCH).execute();
     if (rows.length === 0) break;
     await db.deleteFrom('attachments').where('gid', 'in', rows.map((r) => r.gid)).execute();
     result.attachments += rows.length;
