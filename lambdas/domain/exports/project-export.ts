@@ -46,7 +46,7 @@ type ProjectView = Record<string, unknown> & { gid: string; name: string; custom
 export async function projectExport(deps: AppDeps, principal: Principal, projectGid: string, format: ExportFormat, baseUrl: string): Promise<ExportDocument> {
   const db = deps.database.db;
   const viewer = await projectViewer(db, principal, projectGid);
-  const project = (await projectView(db, projectGid, baseUrl)) as ProjectView;
+  const project = (await projectView(db, viewer, projectGid, baseUrl)) as ProjectView;
   const common = { format, filename: exportFilename(project.name, format), organizationGid: viewer.organizationGid };
   if (format === 'csv') return { ...common, contentType: CSV_CONTENT_TYPE, disposition: 'attachment', chunks: coalesce(projectCsv(db, viewer, project, baseUrl)) };
   const header = await exportHeader(db, viewer, 'project', projectCompact(project), deps.clock.now());

@@ -9,7 +9,7 @@ import { sql } from 'kysely';
 import { dateOnly, dateValue, keysetPage, type KeysetPage } from '../../db/query.js';
 import type { PrivacySetting } from '../../db/schema.js';
 import { users } from '../../db/repositories/users.js';
-import { canCreateProject, canEditProject, canSeeProject, canSeeTeam, isFullMember, organizationRole, projectVisible, viewerIn, type Viewer } from '../access/policy.js';
+import { canCreateProject, canEditProject, canSeeProject, canSeeTeam, isFullMember, organizationRole, projectVisible, teamVisible, viewerIn, type Viewer } from '../access/policy.js';
 import type { Principal } from '../auth/sessions.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.js';
@@ -358,14 +358,15 @@ const statusQuery = (db: Db) =>
  * Full project representations for any number of projects, in a fixed number of
  * queries. `optIn` adds Asana's opt-in fields (html_notes).
  */
-export async function loadProjectViews(db: Db, gids: string[], baseUrl: string, optIn = false): Promise<Map<string, Record<string, unknown>>> {
+export async function loadProjectViews(db: Db, viewer: Viewer, gids: string[], baseUrl: string, optIn = false): Promise<Map<string, Record<string, unknown>>> {
   const out = new Map<string, Record<string, unknown>>();
   if (gids.length === 0) return out;
   const [projects, members, followers, statuses, settings] = await Promise.all([
     db
       .selectFrom('projects as p')
       .innerJoin('organizations as o', 'o.gid', 'p.organization_gid')
-      .leftJoin('teams as t', 't.gid', 'p.team_gid')
+      // The team only when the viewer may see it (a secret team is its members' business).
+      .leftJoin('teams as t', (j) => j.onRef('t.gid', '=', 'p.team_gid').on(teamVisible(viewer, 't')))
       .leftJoin('users as ow', 'ow.gid', 'p.owner_gid')
       .select(['p.gid', 'p.name', 'p.notes', 'p.color', 'p.due_on', 'p.start_on', 'p.privacy_setting', 'p.archived', 'p.completed', 'p.completed_at', 'p.default_view', 'p.created_at', 'p.modified_at', 'p.deleted_at'])
       .select(['o.gid as org_gid', 'o.name as org_name', 't.gid as team_gid', 't.name as team_name', 'ow.gid as owner_gid', 'ow.name as owner_name'])
@@ -438,8 +439,8 @@ export async function loadProjectViews(db: Db, gids: string[], baseUrl: string, 
 }
 
 /** The full representation of one project (the caller must already have been checked). */
-export async function projectView(db: Db, gid: string, baseUrl: string, optIn = false): Promise<Record<string, unknown>> {
-  const view = (await loadProjectViews(db, [gid], baseUrl, optIn)).get(gid);
+export async function projectView(db: Db, viewer: Viewer, gid: string, baseUrl: string, optIn = false): Promise<Record<string, unknown>> {
+  const view = (await loadProjectViews(db, viewer, [gid], baseUrl, optIn)).get(gid);
   if (!view) throw new NotFoundError('Project not found');
   return view;
 }

@@ -2,7 +2,7 @@
 import { sql } from 'kysely';
 import { dateValue, json } from '../../db/query.js';
 import type { AssigneeStatus } from '../../db/schema.js';
-import { canAddTaskToProject, canEditTask, canSeeTask, customFieldVisible, organizationRole, tagVisible, type Viewer } from '../access/policy.js';
+import { canAddTaskToProject, canEditTask, canSeeProject, canSeeTask, customFieldVisible, organizationRole, tagVisible, type Viewer } from '../access/policy.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequestError, ForbiddenError, GoneError, NotFoundError } from '../errors.js';
 import { nextPosition, positionBetween, type Db } from './common.js';
@@ -250,13 +250,16 @@ export async function deleteTask(deps: AppDeps, viewer: Viewer, gid: string): Pr
 export async function restoreTask(deps: AppDeps, viewer: Viewer, gid: string): Promise<void> {
   const now = deps.clock.now();
   await deps.database.db.transaction().execute(async (db) => {
-    const task = await db.selectFrom('tasks').select(['deleted_at', 'organization_gid', 'created_by', 'assignee_gid', 'parent_gid']).where('gid', '=', gid).executeTakeFirst();
+    const task = await db.selectFrom('tasks').select(['deleted_at', 'organization_gid']).where('gid', '=', gid).executeTakeFirst();
     if (!task || task.organization_gid !== viewer.organizationGid) throw new NotFoundError('Task not found');
-    if (!task.deleted_at) return;
-    if (now.getTime() - task.deleted_at.getTime() > RESTORE_DAYS * 86_400_000) throw new GoneError('Deleted tasks can be restored for 30 days; this one is gone');
-    // Whoever could see it before deletion may restore it: check with the deletion undone.
+    // Not deleted: nothing to restore, but the answer is the task, so the caller must be allowed to change it.
+    if (!task.deleted_at) return assertTaskEditable(db, viewer, gid);
+    // Whoever could change it before deletion may restore it: check with the deletion undone
+    // (any refusal below rolls the transaction back).
     await sql`update tasks set deleted_at = null, modified_at = greatest(modified_at, ${now}) where deleted_at = ${task.deleted_at} and gid in (select task_gid from task_ancestors where ancestor_gid = ${gid})`.execute(db);
     if (!(await canEditTask(db, viewer, gid))) throw new NotFoundError('Task not found');
+    // Only after the access check: otherwise 410 tells anyone which gids are long-deleted tasks.
+    if (now.getTime() - task.deleted_at.getTime() > RESTORE_DAYS * 86_400_000) throw new GoneError('Deleted tasks can be restored for 30 days; this one is gone');
   });
 }
 
@@ -296,6 +299,9 @@ export async function removeProject(deps: AppDeps, viewer: Viewer, gid: string, 
   const now = deps.clock.now();
   await deps.database.db.transaction().execute(async (db) => {
     await assertTaskEditable(db, viewer, gid);
+    // Taking a task out of a project changes the project: the same rule as putting it in.
+    if (!(await canSeeProject(db, viewer, projectGid))) throw new NotFoundError('Project not found');
+    if (!(await canAddTaskToProject(db, viewer, projectGid))) throw new ForbiddenError('You can see this project but not change its tasks');
     await db.deleteFrom('task_projects').where('task_gid', '=', gid).where('project_gid', '=', projectGid).execute();
     await touch(db, gid, now);
   });

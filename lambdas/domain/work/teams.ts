@@ -312,8 +312,17 @@ export async function addUserToTeam(deps: AppDeps, principal: Principal, teamGid
     const team = await db.selectFrom('teams').select(['gid', 'name', 'visibility']).where('gid', '=', teamGid).executeTakeFirstOrThrow();
     const target = await visibleUser(db, viewer, input.user);
     const selfJoin = target?.gid === viewer.userGid;
-    if (!(await canManageTeam(db, viewer, teamGid)) && !(selfJoin && team.visibility === 'public' && isFullMember(viewer))) {
+    const mayManage = await canManageTeam(db, viewer, teamGid);
+    if (!mayManage && !(selfJoin && team.visibility === 'public' && isFullMember(viewer))) {
       throw new ForbiddenError(team.visibility === 'public' ? "Only the team's members and workspace admins can add other people" : "Only the team's members and workspace admins can add people to this team");
+    }
+    if (!mayManage && target) {
+      // Joining a public team oneself adds a membership; it never changes one: a limited-access
+      // member cannot lift their own limitation (that is for the team's full members and admins).
+      const current = await db.selectFrom('team_memberships').select('is_limited_access').where('team_gid', '=', teamGid).where('user_gid', '=', target.gid).executeTakeFirst();
+      if (current && input.is_limited_access !== undefined && input.is_limited_access !== current.is_limited_access) {
+        throw new ForbiddenError("Only the team's full members and workspace admins can change a member's access");
+      }
     }
     if (!target) {
       if (!input.user.includes('@')) throw new BadRequestError('No such user in this workspace', [{ message: 'data.user: no such user in this workspace; invite people who are not in it yet by email' }]);

@@ -148,14 +148,14 @@ function createInput(body: z.infer<typeof createBody>): CreateProjectInput {
   return { ...projectFields(rest), ...(workspace ? { workspace } : {}), members: userList(members), followers: userList(followers) };
 }
 
-async function projectAnswer(deps: AppDeps, gid: string, baseUrl: string, optFields: string | undefined) {
-  return projectView(deps.database.db, gid, baseUrl, optFields !== undefined);
+async function projectAnswer(deps: AppDeps, viewer: Viewer, gid: string, baseUrl: string, optFields: string | undefined) {
+  return projectView(deps.database.db, viewer, gid, baseUrl, optFields !== undefined);
 }
 
 /** A page of projects: compact, or full when opt_fields asks for fields. */
-async function projectList(deps: AppDeps, rows: { gid: string; name: string }[], next: string | null, baseUrl: string, optFields: string | undefined) {
+async function projectList(deps: AppDeps, viewer: Viewer, rows: { gid: string; name: string }[], next: string | null, baseUrl: string, optFields: string | undefined) {
   if (!optFields) return { kind: 'list' as const, next, data: rows.map(projectCompact) };
-  const views = await loadProjectViews(deps.database.db, rows.map((r) => r.gid), baseUrl, true);
+  const views = await loadProjectViews(deps.database.db, viewer, rows.map((r) => r.gid), baseUrl, true);
   return { kind: 'list' as const, next, data: rows.map((r) => views.get(r.gid)).filter((v) => v !== undefined) };
 }
 
@@ -164,7 +164,7 @@ const archivedFilter = (value: 'true' | 'false' | undefined) => (value === undef
 async function createAndAnswer(deps: AppDeps, principal: UserPrincipal, input: CreateProjectInput, baseUrl: string, optFields: string | undefined) {
   const viewer = await viewerForNewProject(deps.database.db, principal, input);
   const created = await createProject(deps, viewer, input);
-  return { kind: 'data' as const, status: 201, data: await projectAnswer(deps, created, baseUrl, optFields) };
+  return { kind: 'data' as const, status: 201, data: await projectAnswer(deps, viewer, created, baseUrl, optFields) };
 }
 
 // --- Projects ---------------------------------------------------------------------
@@ -185,7 +185,7 @@ export const getProjectsRoute = defineRoute({
     if (query.team) {
       const { viewer, page: result } = await listTeamProjects(db, principal, query.team, archivedFilter(query.archived).archived, page);
       if (query.workspace && query.workspace !== viewer.organizationGid) throw new BadRequestError('query.team: the team is not in that workspace', [{ message: 'query.team: the team is not in that workspace' }]);
-      return projectList(deps, result.rows, result.next, meta.baseUrl, optFieldsOf(query));
+      return projectList(deps, viewer, result.rows, result.next, meta.baseUrl, optFieldsOf(query));
     }
     let workspace = query.workspace;
     if (!workspace) {
@@ -195,7 +195,7 @@ export const getProjectsRoute = defineRoute({
     }
     const viewer = await viewerIn(db, principal, workspace);
     const result = await listProjects(db, viewer, archivedFilter(query.archived), page);
-    return projectList(deps, result.rows, result.next, meta.baseUrl, optFieldsOf(query));
+    return projectList(deps, viewer, result.rows, result.next, meta.baseUrl, optFieldsOf(query));
   },
 });
 
@@ -256,8 +256,8 @@ export const getProjectRoute = defineRoute({
   request: { params: projectParams },
   responses: { 200: { description: 'The project', schema: dataBody(projectSchema) } },
   async handle({ principal, params, query, meta, deps }) {
-    await projectViewer(deps.database.db, principal, params.project_gid);
-    return { kind: 'data', data: await projectAnswer(deps, params.project_gid, meta.baseUrl, optFieldsOf(query)) };
+    const viewer = await projectViewer(deps.database.db, principal, params.project_gid);
+    return { kind: 'data', data: await projectAnswer(deps, viewer, params.project_gid, meta.baseUrl, optFieldsOf(query)) };
   },
 });
 
@@ -274,7 +274,7 @@ export const updateProjectRoute = defineRoute({
   async handle({ principal, params, body, query, meta, deps }) {
     const viewer = await viewerForObject(deps.database.db, principal, 'projects', params.project_gid);
     await updateProject(deps, viewer, params.project_gid, projectFields(body));
-    return { kind: 'data', data: await projectAnswer(deps, params.project_gid, meta.baseUrl, optFieldsOf(query)) };
+    return { kind: 'data', data: await projectAnswer(deps, viewer, params.project_gid, meta.baseUrl, optFieldsOf(query)) };
   },
 });
 
@@ -339,8 +339,8 @@ export const getTeamProjectsRoute = defineRoute({
   request: { params: z.object({ team_gid: gid }), query: z.object({ archived: archivedQuery }) },
   responses: { 200: { description: 'Projects', schema: listBody(projectCompactSchema) } },
   async handle({ principal, params, query, page, meta, deps }) {
-    const { page: result } = await listTeamProjects(deps.database.db, principal, params.team_gid, archivedFilter(query.archived).archived, page);
-    return projectList(deps, result.rows, result.next, meta.baseUrl, optFieldsOf(query));
+    const { viewer, page: result } = await listTeamProjects(deps.database.db, principal, params.team_gid, archivedFilter(query.archived).archived, page);
+    return projectList(deps, viewer, result.rows, result.next, meta.baseUrl, optFieldsOf(query));
   },
 });
 
@@ -357,7 +357,7 @@ export const getWorkspaceProjectsRoute = defineRoute({
   async handle({ principal, params, query, page, meta, deps }) {
     const viewer = await viewerIn(deps.database.db, principal, params.workspace_gid);
     const result = await listProjects(deps.database.db, viewer, archivedFilter(query.archived), page);
-    return projectList(deps, result.rows, result.next, meta.baseUrl, optFieldsOf(query));
+    return projectList(deps, viewer, result.rows, result.next, meta.baseUrl, optFieldsOf(query));
   },
 });
 
@@ -379,7 +379,7 @@ function peopleRoute(kind: 'members' | 'followers', add: boolean) {
       const viewer = await viewerForObject(deps.database.db, principal, 'projects', params.project_gid);
       const list = userList((body as { members?: string | string[]; followers?: string | string[] })[kind]);
       await changePeople(deps, viewer, params.project_gid, { kind, add, users: list });
-      return { kind: 'data', data: await projectAnswer(deps, params.project_gid, meta.baseUrl, optFieldsOf(query)) };
+      return { kind: 'data', data: await projectAnswer(deps, viewer, params.project_gid, meta.baseUrl, optFieldsOf(query)) };
     },
   });
 }

@@ -237,8 +237,9 @@ export const listTasksRoute = defineRoute({
     let organizationGid: string;
     let base: SelectQueryBuilder<DB, any, { gid: string } & Record<string, unknown>> = db.selectFrom('tasks as t').select(['t.gid', 't.name', 't.resource_subtype']);
     let keys: KeysetColumn[] = [{ column: 'gid' }];
+    let projectGid: string | undefined;
     if (query.project || query.section) {
-      const projectGid = query.project ?? (await db.selectFrom('sections').select('project_gid').where('gid', '=', query.section!).executeTakeFirst())?.project_gid;
+      projectGid = query.project ?? (await db.selectFrom('sections').select('project_gid').where('gid', '=', query.section!).where('deleted_at', 'is', null).executeTakeFirst())?.project_gid;
       if (!projectGid) throw new NotFoundError();
       const p = await db.selectFrom('projects').select('organization_gid').where('gid', '=', projectGid).executeTakeFirst();
       if (!p) throw new NotFoundError();
@@ -259,7 +260,8 @@ export const listTasksRoute = defineRoute({
       throw new BadRequestError('Give project, section, or assignee with workspace', [{ message: 'query: must specify project, section, or assignee and workspace' }]);
     }
     const viewer = await viewerIn(db, principal, organizationGid);
-    if (query.project && !(await canSeeProject(db, viewer, query.project))) throw new NotFoundError();
+    // The project named, or the section's: 404 when the caller may not see it (nor learn that the section exists).
+    if (projectGid && !(await canSeeProject(db, viewer, projectGid))) throw new NotFoundError();
     base = applyCompletedSince(base, query.completed_since, deps.clock.now());
     if (query.modified_since) base = base.where(sql<boolean>`t.modified_at >= ${new Date(query.modified_since)}`);
     return taskPage(input, viewer, base, keys);
