@@ -87,7 +87,7 @@ export interface TaskBatch {
 export async function* taskBatches(db: Db, viewer: Viewer, baseUrl: string, pages: AsyncIterable<string[]>): AsyncGenerator<TaskBatch> {
   for await (const page of pages) {
     for (const gids of await weighed(db, page)) {
-      const views = await loadTaskViews(db, gids, viewer, baseUrl);
+      const views = await loadTaskViews(db, gids, viewer, baseUrl, { sectionless: 'null' });
       const ordered = gids.map((g) => views.get(g)).filter((v): v is TaskView => v !== undefined && !v.deleted_at);
       if (ordered.length) yield { views: ordered };
     }

@@ -26,7 +26,16 @@ export interface CustomFieldValueView {
   precision?: number;
 }
 
-export async function loadTaskViews(db: Db, gids: string[], viewer: Viewer, baseUrl: string): Promise<Map<string, Record<string, unknown>>> {
+export interface TaskViewOptions {
+  /**
+   * A membership in no section of its project: 'omit' leaves `section` out, as Asana's API
+   * (TaskResponse.memberships[].section is a SectionCompact, never null); 'null' keeps
+   * `section: null`, as the export format documents.
+   */
+  sectionless?: 'omit' | 'null';
+}
+
+export async function loadTaskViews(db: Db, gids: string[], viewer: Viewer, baseUrl: string, shape: TaskViewOptions = {}): Promise<Map<string, Record<string, unknown>>> {
   const viewerGid = viewer.userGid;
   const out = new Map<string, Record<string, unknown>>();
   if (gids.length === 0) return out;
@@ -106,7 +115,10 @@ export async function loadTaskViews(db: Db, gids: string[], viewer: Viewer, base
       parent: t.parent_gid && visibleParents.has(t.parent_gid) ? taskCompact({ gid: t.parent_gid, name: t.parent_name ?? '', resource_subtype: t.parent_subtype ?? 'default_task' }) : null,
       num_subtasks: subCount.get(t.gid) ?? 0,
       projects: ms.map((m) => projectCompact({ gid: m.project_gid, name: m.project_name })),
-      memberships: ms.map((m) => ({ project: projectCompact({ gid: m.project_gid, name: m.project_name }), section: maybe(m.section_gid, (g) => sectionCompact({ gid: g, name: m.section_name ?? '' })) })),
+      memberships: ms.map((m) => {
+        const section = maybe(m.section_gid, (g) => sectionCompact({ gid: g, name: m.section_name ?? '' }));
+        return { project: projectCompact({ gid: m.project_gid, name: m.project_name }), ...(section || shape.sectionless === 'null' ? { section } : {}) };
+      }),
       tags: (tByTask.get(t.gid) ?? []).map(tagCompact),
       followers: (fByTask.get(t.gid) ?? []).map(userCompact),
       likes: likers.map((u) => ({ gid: u.gid, user: userCompact(u) })),

@@ -2,6 +2,7 @@
 import { sql } from 'kysely';
 import { dateValue, json } from '../../db/query.js';
 import type { AssigneeStatus } from '../../db/schema.js';
+import { users } from '../../db/repositories/users.js';
 import { canAddTaskToProject, canEditTask, canSeeProject, canSeeTask, customFieldVisible, organizationRole, tagVisible, type Viewer } from '../access/policy.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequestError, ForbiddenError, GoneError, NotFoundError } from '../errors.js';
@@ -32,6 +33,22 @@ export const RESTORE_DAYS = 30;
 
 async function assertMember(db: Db, viewer: Viewer, userGid: string, field: string) {
   if (!(await organizationRole(db, userGid, viewer.organizationGid))) throw new BadRequestError(`${field}: user ${userGid} is not a member of this workspace`, [{ message: `${field}: not a member of this workspace` }]);
+}
+
+/** "me", an email or a user gid, as the gid it names ("me" is the viewer; an unknown email names nobody). */
+async function userGidOf(db: Db, viewer: Viewer, identifier: string): Promise<string | undefined> {
+  const id = identifier.trim();
+  if (id === 'me') return viewer.userGid;
+  if (id.includes('@')) return (await users.findByEmail(db, id))?.gid;
+  return id;
+}
+
+/** "me", an email or a user gid naming a member of the viewer's organization (400 otherwise). */
+async function memberGid(db: Db, viewer: Viewer, identifier: string, field: string): Promise<string> {
+  const gid = await userGidOf(db, viewer, identifier);
+  if (!gid) throw new BadRequestError(`${field}: ${identifier} is not a member of this workspace`, [{ message: `${field}: not a member of this workspace` }]);
+  await assertMember(db, viewer, gid, field);
+  return gid;
 }
 
 async function touch(db: Db, gid: string, now: Date) {
@@ -148,8 +165,9 @@ export async function createTask(deps: AppDeps, viewer: Viewer, input: CreateTas
       if (!(await canAddTaskToProject(db, viewer, m.project))) throw new NotFoundError('Project not found');
     }
     if (input.parent) await assertTaskEditable(db, viewer, input.parent);
-    if (input.assignee) await assertMember(db, viewer, input.assignee, 'data.assignee');
-    for (const f of input.followers ?? []) await assertMember(db, viewer, f, 'data.followers');
+    const assignee = input.assignee ? await memberGid(db, viewer, input.assignee, 'data.assignee') : null;
+    const named: string[] = [];
+    for (const f of input.followers ?? []) named.push(await memberGid(db, viewer, f, 'data.followers'));
     await db
       .insertInto('tasks')
       .values({
@@ -160,7 +178,7 @@ export async function createTask(deps: AppDeps, viewer: Viewer, input: CreateTas
         resource_subtype: input.resource_subtype ?? 'default_task',
         completed: input.completed ?? false,
         completed_at: input.completed ? now : null,
-        assignee_gid: input.assignee ?? null,
+        assignee_gid: assignee,
         assignee_status: input.assignee_status ?? 'inbox',
         due_on: input.due_on ? dateValue(input.due_on) : null,
         start_on: input.start_on ? dateValue(input.start_on) : null,
@@ -182,7 +200,7 @@ export async function createTask(deps: AppDeps, viewer: Viewer, input: CreateTas
       await placeInProject(db, gid, m.project, m.section ?? null, now);
     }
     // The creator and the assignee follow the task, as in Asana.
-    const followers = new Set([viewer.userGid, ...(input.followers ?? []), ...(input.assignee ? [input.assignee] : [])]);
+    const followers = new Set([viewer.userGid, ...named, ...(assignee ? [assignee] : [])]);
     for (const f of followers) await db.insertInto('task_followers').values({ task_gid: gid, user_gid: f, created_at: now }).execute();
     for (const tag of input.tags ?? []) await addTag(db, viewer, gid, tag, now);
     if (input.custom_fields) await writeCustomFields(db, viewer, gid, input.custom_fields);
@@ -224,15 +242,13 @@ export async function updateTask(deps: AppDeps, viewer: Viewer, gid: string, inp
       set.completed = input.completed;
       set.completed_at = input.completed ? sql`coalesce(completed_at, ${now})` : null;
     }
-    if (input.assignee !== undefined) {
-      if (input.assignee) await assertMember(db, viewer, input.assignee, 'data.assignee');
-      set.assignee_gid = input.assignee;
-    }
+    const assignee = input.assignee ? await memberGid(db, viewer, input.assignee, 'data.assignee') : input.assignee;
+    if (assignee !== undefined) set.assignee_gid = assignee;
     if (input.assignee_status !== undefined) set.assignee_status = input.assignee_status;
     if (input.due_on !== undefined) set.due_on = input.due_on ? dateValue(input.due_on) : null;
     if (input.start_on !== undefined) set.start_on = input.start_on ? dateValue(input.start_on) : null;
     await db.updateTable('tasks').set(set).where('gid', '=', gid).execute();
-    if (input.assignee) await db.insertInto('task_followers').values({ task_gid: gid, user_gid: input.assignee, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
+    if (assignee) await db.insertInto('task_followers').values({ task_gid: gid, user_gid: assignee, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
     if (input.custom_fields) await writeCustomFields(db, viewer, gid, input.custom_fields);
   });
 }
@@ -323,15 +339,18 @@ export async function changeTags(deps: AppDeps, viewer: Viewer, gid: string, tag
   });
 }
 
-export async function changeFollowers(deps: AppDeps, viewer: Viewer, gid: string, users: string[], add: boolean): Promise<void> {
+export async function changeFollowers(deps: AppDeps, viewer: Viewer, gid: string, people: string[], add: boolean): Promise<void> {
   const now = deps.clock.now();
   await deps.database.db.transaction().execute(async (db) => {
     await assertTaskEditable(db, viewer, gid);
-    for (const u of users) {
+    for (const identifier of people) {
       if (add) {
-        await assertMember(db, viewer, u, 'data.followers');
+        const u = await memberGid(db, viewer, identifier, 'data.followers');
         await db.insertInto('task_followers').values({ task_gid: gid, user_gid: u, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
-      } else await db.deleteFrom('task_followers').where('task_gid', '=', gid).where('user_gid', '=', u).execute();
+      } else {
+        const u = await userGidOf(db, viewer, identifier);
+        if (u) await db.deleteFrom('task_followers').where('task_gid', '=', gid).where('user_gid', '=', u).execute();
+      }
     }
     await touch(db, gid, now);
   });

@@ -127,7 +127,7 @@ const projectSchema = projectCompactSchema
 const membershipCompactSchema = z.object({ gid, resource_type: z.literal('project_membership'), member: userRef, access_level: z.enum(['admin', 'editor', 'commenter', 'viewer']) }).meta({ id: 'ProjectMembershipCompact' });
 const membershipSchema = membershipCompactSchema.extend({ parent: projectCompactSchema, user: userRef, project: projectCompactSchema, write_access: z.enum(['full_write', 'comment_only']) }).meta({ id: 'ProjectMembershipNormalResponse' });
 const jobSchema = z
-  .object({ gid, resource_type: z.literal('job'), resource_subtype: z.string(), status: z.enum(['not_started', 'in_progress', 'succeeded', 'failed']), new_project: projectCompactSchema.nullable(), new_task: z.null(), new_project_template: z.null() })
+  .object({ gid, resource_type: z.literal('job'), resource_subtype: z.string(), status: z.enum(['not_started', 'in_progress', 'succeeded', 'failed']), new_project: projectCompactSchema, new_task: z.null() })
   .meta({ id: 'JobResponse' });
 const ok = dataBody(z.object({}));
 
@@ -323,7 +323,7 @@ export const duplicateProjectRoute = defineRoute({
     return {
       kind: 'data',
       status: 201,
-      data: { gid: deps.ids.gid(), resource_type: 'job', resource_subtype: 'duplicate_project', status: 'succeeded', new_project: projectCompact({ gid: copy, name: body.name }), new_task: null, new_project_template: null },
+      data: { gid: deps.ids.gid(), resource_type: 'job', resource_subtype: 'duplicate_project', status: 'succeeded', new_project: projectCompact({ gid: copy, name: body.name }), new_task: null },
     };
   },
 });

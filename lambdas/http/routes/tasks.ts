@@ -32,6 +32,13 @@ const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD')
 const name = z.string().max(1024);
 const notes = z.string().max(65_536);
 const gidList = z.array(gid).max(100);
+/** How Asana names a user in task bodies: "me", an email address, or a user gid. */
+const userIdentifier = z
+  .string()
+  .trim()
+  .max(320)
+  .regex(/^(me|\d{1,19}|[^\s@/,]+@[^\s@/,]+\.[^\s@/,]+)$/, 'must be "me", an email or a user gid')
+  .meta({ description: 'A user: "me", an email address, or a user gid.', example: 'me' });
 
 export const taskCompactSchema = z.object({ gid, resource_type: z.literal('task'), name: z.string(), resource_subtype: z.string() }).meta({ id: 'TaskCompact' });
 const userRef = z.object({ gid, resource_type: z.literal('user'), name: z.string() });
@@ -50,7 +57,7 @@ export const taskSchema = taskCompactSchema
     parent: taskCompactSchema.nullable(),
     num_subtasks: z.number(),
     projects: z.array(projectRef),
-    memberships: z.array(z.object({ project: projectRef, section: z.object({ gid, resource_type: z.literal('section'), name: z.string() }).nullable() })),
+    memberships: z.array(z.object({ project: projectRef, section: z.object({ gid, resource_type: z.literal('section'), name: z.string() }).optional() })),
     tags: z.array(z.object({ gid, resource_type: z.literal('tag'), name: z.string() })),
     followers: z.array(userRef),
     likes: z.array(z.object({ gid, user: userRef })),
@@ -68,7 +75,7 @@ const writable = {
   notes: notes.optional(),
   resource_subtype: z.enum(['default_task', 'milestone', 'approval']).optional(),
   completed: z.boolean().optional(),
-  assignee: gid.nullable().optional(),
+  assignee: userIdentifier.nullable().optional(),
   assignee_status: z.enum(['inbox', 'today', 'upcoming', 'later']).optional(),
   due_on: day.nullable().optional(),
   start_on: day.nullable().optional(),
@@ -80,7 +87,7 @@ const createBody = z.object({
   projects: gidList.optional(),
   memberships: z.array(z.object({ project: gid, section: gid.optional() })).max(100).optional(),
   parent: gid.nullable().optional(),
-  followers: gidList.optional(),
+  followers: z.array(userIdentifier).max(100).optional(),
   tags: gidList.optional(),
 });
 const taskParams = z.object({ task_gid: gid });
@@ -402,7 +409,7 @@ const followersRoute = (add: boolean) =>
     summary: add ? 'Add followers (collaborators) to a task' : 'Remove followers from a task',
     tags: ['Tasks'],
     auth: 'user',
-    request: { params: taskParams, body: z.object({ followers: z.array(gid).min(1).max(100) }) },
+    request: { params: taskParams, body: z.object({ followers: z.array(userIdentifier).min(1).max(100) }) },
     responses: { 200: { description: 'The task', schema: dataBody(taskSchema) } },
     async handle({ principal, params, body, meta, deps }) {
       const viewer = await viewerForObject(deps.database.db, principal, 'tasks', params.task_gid);
@@ -450,7 +457,7 @@ export const duplicateTaskRoute = defineRoute({
     const viewer = await viewerForObject(deps.database.db, principal, 'tasks', params.task_gid);
     const copy = await duplicateTask(deps, viewer, params.task_gid, { name: body.name, include });
     const row = await deps.database.db.selectFrom('tasks').select(['gid', 'name', 'resource_subtype']).where('gid', '=', copy).executeTakeFirstOrThrow();
-    return { kind: 'data', status: 201, data: { gid: deps.ids.gid(), resource_type: 'job', resource_subtype: 'duplicate_task', status: 'succeeded', new_task: taskCompact(row), new_project: null, new_project_template: null } };
+    return { kind: 'data', status: 201, data: { gid: deps.ids.gid(), resource_type: 'job', resource_subtype: 'duplicate_task', status: 'succeeded', new_task: taskCompact(row) } };
   },
 });
 

@@ -77,21 +77,25 @@ const jobSchema = z
     resource_type: z.literal('job'),
     resource_subtype: z.string(),
     status: z.enum(['not_started', 'in_progress', 'succeeded', 'failed']),
-    new_project: z.object({ gid, resource_type: z.literal('project'), name: z.string() }).nullable(),
+    new_project: z.object({ gid, resource_type: z.literal('project'), name: z.string() }).optional(),
     new_task: z.object({ gid, resource_type: z.literal('task'), name: z.string(), resource_subtype: z.string() }).nullable(),
-    new_project_template: projectTemplateCompactSchema.nullable(),
+    new_project_template: projectTemplateCompactSchema.optional(),
   })
   .meta({ id: 'TemplateJob' });
 
-/** A job that already finished (the work is done before answering). */
+/**
+ * A job that already finished (the work is done before answering). As Asana's JobCompact
+ * declares, new_task is null when there is none, new_project and new_project_template are
+ * left out (they are not nullable).
+ */
 const succeededJob = (id: string, subtype: string, made: { new_project?: unknown; new_task?: unknown; new_project_template?: unknown }) => ({
   gid: id,
   resource_type: 'job',
   resource_subtype: subtype,
   status: 'succeeded',
-  new_project: made.new_project ?? null,
   new_task: made.new_task ?? null,
-  new_project_template: made.new_project_template ?? null,
+  ...(made.new_project ? { new_project: made.new_project } : {}),
+  ...(made.new_project_template ? { new_project_template: made.new_project_template } : {}),
 });
 
 const projectTemplateParams = z.object({ project_template_gid: gid });
