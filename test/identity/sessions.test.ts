@@ -110,7 +110,7 @@ describe('brute force', () => {
   });
 
   test('unknown email and wrong password take the same time (both run a full hash)', async () => {
-    const slow = await identityHarness({ auth: { scrypt: { logN: 13, r: 8, p: 1 } } });
+    const slow = await identityHarness({ auth: { scrypt: { logN: 14, r: 8, p: 1 } } });
     try {
       const u = await signUp(slow);
       const time = async (email: string, i: number) => {
@@ -120,14 +120,15 @@ describe('brute force', () => {
       };
       const known: number[] = [];
       const unknown: number[] = [];
-      for (let i = 0; i < 6; i++) {
+      for (let i = 0; i < 8; i++) {
         known.push(await time(u.email, i));
         unknown.push(await time(uniqueEmail('ghost'), i + 10));
       }
       const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
       const [a, b] = [median(known), median(unknown)];
-      // Both include one scrypt (~tens of ms); a skipped hash would make one side several times faster.
-      expect(Math.min(a, b) / Math.max(a, b)).toBeGreaterThan(0.6);
+      // Both include one scrypt (~100 ms here); a skipped hash would make one side over ten
+      // times faster, so a wide margin keeps the check meaningful on a loaded machine.
+      expect(Math.min(a, b) / Math.max(a, b)).toBeGreaterThan(0.5);
     } finally {
       await slow.close();
     }
