@@ -17,8 +17,7 @@
  *   discriminator, xml, externalDocs) are removed; request bodies are validated without
  *   the `readOnly` properties (OpenAPI: they are not sent, e.g. TaskBase.memberships).
  * Formats used by the document (date, date-time, uri, email, binary) are checked with
- * small local definitions, so only Ajv itself is needed (ajv 8 and yaml 2, both already
- * in node_modules through @seriousme/openapi-schema-validator).
+ * small local definitions, so only Ajv itself is needed (ajv 8 and yaml 2 are devDependencies).
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
