@@ -11,6 +11,7 @@ import type { AppSecrets, BlobStore, MailMessage, Mailer, Queue, QueueName, Secr
 import type { Database } from '../../lambdas/db/database.js';
 import { DEFAULT_AUTH_CONFIG } from '../../lambdas/domain/auth/config.js';
 import type { AppDeps, HttpConfig } from '../../lambdas/http/deps.js';
+import { callerIdentity } from '../../lambdas/http/local-server.js';
 
 export interface EventInit {
   method?: string;
@@ -81,23 +82,7 @@ export function apiEvent(init: EventInit): APIGatewayProxyEvent {
       stage: init.stage ?? 'prod',
       domainName: init.domainName ?? TEST_DOMAIN,
       domainPrefix: (init.domainName ?? TEST_DOMAIN).split('.')[0]!,
-      identity: {
-        sourceIp: init.sourceIp ?? '203.0.113.7',
-        userAgent: headers['User-Agent'] ?? 'jest',
-        accessKey: null,
-        accountId: null,
-        apiKey: null,
-        apiKeyId: null,
-        caller: null,
-        clientCert: null,
-        cognitoAuthenticationProvider: null,
-        cognitoAuthenticationType: null,
-        cognitoIdentityId: null,
-        cognitoIdentityPoolId: null,
-        principalOrgId: null,
-        user: null,
-        userArn: null,
-      },
+      identity: callerIdentity(init.sourceIp ?? '203.0.113.7', headers['User-Agent'] ?? 'jest'),
     },
   };
   if (requestId === null) delete (event as Partial<APIGatewayProxyEvent>).requestContext;
