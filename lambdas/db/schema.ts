@@ -457,6 +457,32 @@ export interface SavedSearchesTable {
   deleted_at: NullableTimestamp;
 }
 
+export type ExportKind = 'team_csv' | 'organization';
+export type ExportState = 'pending' | 'started' | 'finished' | 'error';
+
+export interface ExportJobsTable {
+  gid: string;
+  organization_gid: string;
+  kind: ExportKind;
+  state: Generated<ExportState>;
+  requested_by_user: string | null;
+  requested_by_service_account: string | null;
+  base_url: string;
+  modified_since: NullableTimestamp;
+  created_at: Timestamp;
+  modified_at: Timestamp;
+  started_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+  expires_at: NullableTimestamp;
+  step: Generated<number>;
+  lease_until: NullableTimestamp;
+  invocations: Generated<number>;
+  checkpoint: ColumnType<unknown, unknown, unknown>;
+  blob_key: string | null;
+  manifest: ColumnType<unknown, unknown, unknown>;
+  last_error: string | null;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   checksum: string;
@@ -505,6 +531,7 @@ export interface DB {
   task_templates: TaskTemplatesTable;
   user_task_lists: UserTaskListsTable;
   saved_searches: SavedSearchesTable;
+  export_jobs: ExportJobsTable;
 }
 
 export type Organization = Selectable<OrganizationsTable>;

@@ -15,6 +15,8 @@ export interface HttpConfig {
   auth: AuthConfig;
   /** The plan new organizations get (DEFAULT_PLAN). */
   defaultPlan: 'free' | 'paid';
+  /** How long an emailed export link and its file live (EXPORT_LINK_DAYS; default 7). */
+  exportLinkDays?: number;
 }
 
 /** Everything a route handler may use: ports, never concrete AWS clients. */

@@ -46,6 +46,12 @@ export class MethodNotAllowedError extends HttpError {
     super(405, 'Method Not Allowed', undefined, { Allow: allowed.join(', ') });
   }
 }
+/** A feature the organization's plan does not include. */
+export class PaymentRequiredError extends HttpError {
+  constructor(message: string) {
+    super(402, message);
+  }
+}
 export class ConflictError extends HttpError {
   constructor(message: string) {
     super(409, message);

@@ -55,6 +55,11 @@ export const env = {
     if (plan !== 'free' && plan !== 'paid') throw new Error(`DEFAULT_PLAN must be free or paid, got ${JSON.stringify(plan)}`);
     return plan;
   },
+  get exportLinkDays() {
+    const days = intEnv('EXPORT_LINK_DAYS', 7);
+    if (days < 1) throw new Error('EXPORT_LINK_DAYS must be at least 1');
+    return days;
+  },
   get maxBodyBytes() {
     return intEnv('MAX_BODY_BYTES', 1024 * 1024);
   },
@@ -77,6 +82,6 @@ export function awsDeps(): AppDeps {
     queue: new SqsQueue({ client: sqs, urls: { exports: env.exportQueueUrl, mail: env.mailQueueUrl } }),
     mailer: new SesMailer({ client: ses, from: env.mailFrom, ...(env.sesConfigurationSet ? { configurationSetName: env.sesConfigurationSet } : {}) }),
     secrets: new AwsSecrets({ client: secretsManager, secretId: env.appSecretArn }),
-    config: { maxBodyBytes: env.maxBodyBytes, auth: DEFAULT_AUTH_CONFIG, defaultPlan: env.defaultPlan, ...(env.publicBaseUrl ? { publicBaseUrl: env.publicBaseUrl } : {}) },
+    config: { maxBodyBytes: env.maxBodyBytes, auth: DEFAULT_AUTH_CONFIG, defaultPlan: env.defaultPlan, exportLinkDays: env.exportLinkDays, ...(env.publicBaseUrl ? { publicBaseUrl: env.publicBaseUrl } : {}) },
   };
 }

@@ -18,6 +18,7 @@ import { storyRoutes } from './routes/stories.js';
 import { tagRoutes } from './routes/tags.js';
 import { searchRoutes } from './routes/search.js';
 import { exportRoutes } from './routes/exports.js';
+import { exportJobRoutes } from './routes/export-jobs.js';
 import { attachmentRoutes } from './routes/attachments.js';
 import { customFieldRoutes } from './routes/custom-fields.js';
 import { workspaceRoutes } from './routes/workspaces.js';
@@ -25,7 +26,7 @@ import { teamRoutes } from './routes/teams.js';
 import { messageRoutes } from './routes/messages.js';
 import { templateRoutes } from './routes/templates.js';
 
-export const routes: RouteDef[] = [healthRoute, openApiRoute(() => routes), ...authRoutes, ...meRoutes, ...adminRoutes, ...oidcRoutes, ...samlRoutes, ...taskRoutes, ...storyRoutes, ...tagRoutes, ...projectRoutes, ...sectionRoutes, ...searchRoutes, ...exportRoutes, ...attachmentRoutes, ...customFieldRoutes, ...messageRoutes, ...templateRoutes, ...workspaceRoutes, ...teamRoutes, outboxRoute];
+export const routes: RouteDef[] = [healthRoute, openApiRoute(() => routes), ...authRoutes, ...meRoutes, ...adminRoutes, ...oidcRoutes, ...samlRoutes, ...taskRoutes, ...storyRoutes, ...tagRoutes, ...projectRoutes, ...sectionRoutes, ...searchRoutes, ...exportRoutes, ...exportJobRoutes, ...attachmentRoutes, ...customFieldRoutes, ...messageRoutes, ...templateRoutes, ...workspaceRoutes, ...teamRoutes, outboxRoute];
 
 /** The routes deployed behind API Gateway. */
 export const apiRoutes = (): RouteDef[] => routes.filter((r) => r.scope === 'api');

@@ -19,6 +19,8 @@ import { createApiHandler } from '../http/api.js';
 import type { AppDeps } from '../http/deps.js';
 import { createLocalHttpServer, createRequestListener } from '../http/local-server.js';
 import { routes } from '../http/route-table.js';
+import { relayStalledExports } from '../domain/exports/jobs.js';
+import { createExportWorker, failDeadLetteredExport } from '../workers/exports.js';
 import { createMailWorker, relayDueMail } from '../workers/mail.js';
 import { runPurge } from '../workers/purge.js';
 import { logger } from '../shared/logger.js';
@@ -48,6 +50,9 @@ export interface LocalRuntime {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/** The export worker as deployed (lib/functions.ts): 15 minutes, the queue's visibility timeout 6x that. */
+export const EXPORT_WORKER = { timeoutSeconds: 900, visibilityTimeoutSeconds: 6 * 900 };
 
 export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
   const dataDir = resolve(options.dataDir);
@@ -79,7 +84,9 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
 
   const secrets = await loadLocalSecretsFile(dataDir);
   const outboxDir = join(dataDir, 'outbox');
-  const queue = new LocalQueue();
+  // Dead-lettered export messages fail their job with an email, as the dead-letter function does in AWS.
+  let deadLetters: ((body: string) => Promise<unknown>) | undefined;
+  const queue = new LocalQueue({ onDeadLetter: (name, message) => (name === 'exports' && deadLetters ? deadLetters(message.body).then(() => undefined) : undefined) });
   const mailer = new LocalMailer({ dir: outboxDir, from: options.mailFrom ?? 'Asana-compatible backend <no-reply@localhost>' });
   const blobs = new LocalBlobs({ root: join(dataDir, 'blobs'), baseUrl, secret: secrets.blobUrlKey });
   const deps: AppDeps = {
@@ -96,10 +103,13 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
   server.on('request', createRequestListener({ handler: createApiHandler(deps, routes), blobs, maxBodyBytes }));
   // The same worker handlers the Lambdas run, fed by the in-process queue.
   queue.register('mail', createMailWorker(deps), { batchSize: 10, visibilityTimeoutSeconds: 180, functionTimeoutSeconds: 30 });
+  queue.register('exports', createExportWorker(deps), { batchSize: 1, visibilityTimeoutSeconds: EXPORT_WORKER.visibilityTimeoutSeconds, functionTimeoutSeconds: EXPORT_WORKER.timeoutSeconds, maxReceiveCount: 5 });
+  deadLetters = (body) => failDeadLetteredExport(deps, body);
   queue.start();
   // Scheduled jobs (EventBridge in AWS): the outbox relay and the daily purge.
   const timers = [
     setInterval(() => void relayDueMail(deps).catch((error: unknown) => logger.warn('outbox relay failed', { error: error as Error })), options.relayIntervalMs ?? 10_000),
+    setInterval(() => void relayStalledExports(deps).catch((error: unknown) => logger.warn('export relay failed', { error: error as Error })), 60_000),
     setInterval(() => void runPurge(deps).catch((error: unknown) => logger.warn('purge failed', { error: error as Error })), 3600_000),
   ];
   for (const t of timers) t.unref();
