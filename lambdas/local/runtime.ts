@@ -20,7 +20,7 @@ import type { AppDeps } from '../http/deps.js';
 import { createLocalHttpServer, createRequestListener } from '../http/local-server.js';
 import { routes } from '../http/route-table.js';
 import { relayStalledExports } from '../domain/exports/jobs.js';
-import { createExportWorker, failDeadLetteredExport } from '../workers/exports.js';
+import { createExportWorker, failDeadLetteredExport, type ExportWorkerOptions } from '../workers/exports.js';
 import { createMailWorker, relayDueMail } from '../workers/mail.js';
 import { runPurge } from '../workers/purge.js';
 import { logger } from '../shared/logger.js';
@@ -54,6 +54,21 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 /** The export worker as deployed (lib/functions.ts): 15 minutes, the queue's visibility timeout 6x that. */
 export const EXPORT_WORKER = { timeoutSeconds: 900, visibilityTimeoutSeconds: 6 * 900 };
 
+/**
+ * The queue workers as deployed, on the in-process queue: the mail worker, the export
+ * worker, and the consumer of the exports dead-letter queue (fails the job with an email).
+ */
+export function registerWorkers(queue: LocalQueue, deps: AppDeps, options: { exportWorker?: ExportWorkerOptions; mailVisibilityTimeoutSeconds?: number } = {}): void {
+  queue.register('mail', createMailWorker(deps), { batchSize: 10, visibilityTimeoutSeconds: options.mailVisibilityTimeoutSeconds ?? 180, functionTimeoutSeconds: 30, maxReceiveCount: 5 });
+  queue.register('exports', createExportWorker(deps, options.exportWorker), {
+    batchSize: 1,
+    visibilityTimeoutSeconds: EXPORT_WORKER.visibilityTimeoutSeconds,
+    functionTimeoutSeconds: EXPORT_WORKER.timeoutSeconds,
+    maxReceiveCount: 5,
+    onDeadLetter: async (message) => void (await failDeadLetteredExport(deps, message.body)),
+  });
+}
+
 export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
   const dataDir = resolve(options.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -84,9 +99,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
 
   const secrets = await loadLocalSecretsFile(dataDir);
   const outboxDir = join(dataDir, 'outbox');
-  // Dead-lettered export messages fail their job with an email, as the dead-letter function does in AWS.
-  let deadLetters: ((body: string) => Promise<unknown>) | undefined;
-  const queue = new LocalQueue({ onDeadLetter: (name, message) => (name === 'exports' && deadLetters ? deadLetters(message.body).then(() => undefined) : undefined) });
+  const queue = new LocalQueue();
   const mailer = new LocalMailer({ dir: outboxDir, from: options.mailFrom ?? 'Asana-compatible backend <no-reply@localhost>' });
   const blobs = new LocalBlobs({ root: join(dataDir, 'blobs'), baseUrl, secret: secrets.blobUrlKey });
   const deps: AppDeps = {
@@ -102,9 +115,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalRuntime> {
   };
   server.on('request', createRequestListener({ handler: createApiHandler(deps, routes), blobs, maxBodyBytes }));
   // The same worker handlers the Lambdas run, fed by the in-process queue.
-  queue.register('mail', createMailWorker(deps), { batchSize: 10, visibilityTimeoutSeconds: 180, functionTimeoutSeconds: 30 });
-  queue.register('exports', createExportWorker(deps), { batchSize: 1, visibilityTimeoutSeconds: EXPORT_WORKER.visibilityTimeoutSeconds, functionTimeoutSeconds: EXPORT_WORKER.timeoutSeconds, maxReceiveCount: 5 });
-  deadLetters = (body) => failDeadLetteredExport(deps, body);
+  registerWorkers(queue, deps);
   queue.start();
   // Scheduled jobs (EventBridge in AWS): the outbox relay and the daily purge.
   const timers = [

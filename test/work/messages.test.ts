@@ -7,13 +7,14 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { identityHarness, type Answer, type IdentityHarness } from '../support/identity.js';
 import { project, team } from '../support/graph.js';
-import { organizationWithRoles, person, type Person } from '../support/world.js';
+import { person, type Person } from '../support/world.js';
 import { messageRoutes } from '../../lambdas/http/routes/messages.js';
 import { templateRoutes } from '../../lambdas/http/routes/templates.js';
+import { teamWorld, type RolesWorld } from './team-world.js';
 
 let h: IdentityHarness;
-let w: Awaited<ReturnType<typeof organizationWithRoles>>;
-let other: Awaited<ReturnType<typeof organizationWithRoles>>;
+let w: RolesWorld;
+let other: RolesWorld;
 /** Full member of `tm`, another full member, a limited-access member, a member in no team. */
 let teamMember: Person;
 let teamMate: Person;
@@ -24,11 +25,7 @@ let secretTeam: string;
 
 beforeAll(async () => {
   h = await identityHarness({ extraRoutes: [...messageRoutes, ...templateRoutes] });
-  w = await organizationWithRoles(h);
-  other = await organizationWithRoles(h, 'Other');
-  [teamMember, teamMate, limited, loner] = await Promise.all([1, 2, 3, 4].map(() => person(h, { organizationGid: w.org.gid, role: 'member' }))) as [Person, Person, Person, Person];
-  tm = await team(h, w.org.gid, { name: 'Design', members: [{ gid: teamMember.gid }, { gid: teamMate.gid }, { gid: limited.gid, limited: true }] });
-  secretTeam = await team(h, w.org.gid, { name: 'Secret', visibility: 'secret', members: [{ gid: teamMember.gid }] });
+  ({ w, other, teamMember, teamMate, limited, loner, tm, secretTeam } = await teamWorld(h, 'Design'));
 });
 afterAll(async () => {
   await h?.close();

@@ -1,48 +1,26 @@
 /** Teams and team memberships through the API, with the members/guests access rules. */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { organizations } from '../../lambdas/db/repositories/organizations.js';
 import { canSeeProject } from '../../lambdas/domain/access/policy.js';
 import { hashToken } from '../../lambdas/domain/auth/tokens.js';
-import { teamRoutes } from '../../lambdas/http/routes/teams.js';
-import { workspaceRoutes } from '../../lambdas/http/routes/workspaces.js';
 import { project } from '../support/graph.js';
-import { identityHarness, uniqueEmail, type IdentityHarness } from '../support/identity.js';
+import { uniqueEmail, type IdentityHarness } from '../support/identity.js';
 import { organizationWithRoles, person, type Person } from '../support/world.js';
+import { callApi, gids, keys, pages as pagesOf, peopleSuite, type RolesWorld } from './people-suite.js';
 
 let h: IdentityHarness;
-let w: Awaited<ReturnType<typeof organizationWithRoles>>;
+let w: RolesWorld;
 let outsider: Person;
 beforeAll(async () => {
-  // On the Data API stand-in: parameters bound as Aurora's Data API binds them.
-  h = await identityHarness({ engine: 'data-api', extraRoutes: [...workspaceRoutes, ...teamRoutes] });
-  w = await organizationWithRoles(h, 'Acme');
-  const other = await organizations.create(h.engine.db, { gid: h.deps.ids.gid(), name: 'Elsewhere', now: h.deps.clock.now() });
-  outsider = await person(h, { organizationGid: other.gid, role: 'super_admin' });
+  ({ h, w, outsider } = await peopleSuite());
 });
 afterAll(async () => {
   await h?.close();
 });
 
-const api = (token: string, method: string, path: string, data?: unknown) => h.call({ method, path: `/api/1.0${path}`, token, ...(data === undefined ? {} : { body: { data } }) });
+const api = (token: string, method: string, path: string, data?: unknown) => callApi(h, token, method, path, data);
 const get = (token: string, path: string) => api(token, 'GET', path);
-const keys = (o: object) => Object.keys(o).sort();
-const gids = (items: { gid: string }[]) => items.map((i) => i.gid);
 const userGids = (items: { user: { gid: string } }[]) => items.map((i) => i.user.gid);
-
-async function pages(token: string, path: string, limit: number) {
-  const out: { gid: string; name?: string }[][] = [];
-  let next: string | null = `${path}${path.includes('?') ? '&' : '?'}limit=${limit}`;
-  while (next) {
-    const res = await get(token, next);
-    expect(res.status).toBe(200);
-    expect(res.body.data.length).toBeLessThanOrEqual(limit);
-    out.push(res.body.data);
-    if (res.body.next_page) expect(res.body.next_page.uri).toBe(`https://tasks.example.test/api/1.0${res.body.next_page.path}`);
-    next = res.body.next_page ? res.body.next_page.path : null;
-    expect(out.length).toBeLessThan(50);
-  }
-  return out;
-}
+const pages = (token: string, path: string, limit: number) => pagesOf(h, token, path, limit);
 
 /** Creates a team through the API as `creator`; returns its gid. */
 async function newTeam(creator: Person, organizationGid: string, init: { name?: string; visibility?: 'public' | 'request_to_join' | 'secret'; description?: string } = {}) {

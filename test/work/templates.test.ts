@@ -9,14 +9,16 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { sql } from 'kysely';
 import { identityHarness, type Answer, type IdentityHarness } from '../support/identity.js';
-import { project, section, team } from '../support/graph.js';
+import { project, section } from '../support/graph.js';
 import { organizationWithRoles, person, type Person } from '../support/world.js';
 import { messageRoutes } from '../../lambdas/http/routes/messages.js';
 import { templateRoutes } from '../../lambdas/http/routes/templates.js';
+import { teamWorld, type RolesWorld } from './team-world.js';
 
 let h: IdentityHarness;
-let w: Awaited<ReturnType<typeof organizationWithRoles>>;
-let other: Awaited<ReturnType<typeof organizationWithRoles>>;
+let w: RolesWorld;
+let other: RolesWorld;
+/** Full member of `tm`, another full member, a limited-access member, a member in no team. */
 let teamMember: Person;
 let teamMate: Person;
 let limited: Person;
@@ -27,11 +29,7 @@ let secretTeam: string;
 beforeAll(async () => {
   h = await identityHarness({ extraRoutes: [...messageRoutes, ...templateRoutes] });
   h.clock.set('2026-05-04T10:00:00.000Z');
-  w = await organizationWithRoles(h);
-  other = await organizationWithRoles(h, 'Other');
-  [teamMember, teamMate, limited, loner] = (await Promise.all([1, 2, 3, 4].map(() => person(h, { organizationGid: w.org.gid, role: 'member' })))) as [Person, Person, Person, Person];
-  tm = await team(h, w.org.gid, { name: 'Launch team', members: [{ gid: teamMember.gid }, { gid: teamMate.gid }, { gid: limited.gid, limited: true }] });
-  secretTeam = await team(h, w.org.gid, { name: 'Secret', visibility: 'secret', members: [{ gid: teamMember.gid }] });
+  ({ w, other, teamMember, teamMate, limited, loner, tm, secretTeam } = await teamWorld(h, 'Launch team'));
 });
 afterAll(async () => {
   await h?.close();
@@ -231,6 +229,50 @@ describe('project templates', () => {
     expect((await instantiate(limited, teamOnly, { name: 'x' })).status).toBe(404);
   });
 
+  // A template shows its project's description, sections, task names and notes (and
+  // instantiating it copies them): it may not reach anyone the project does not.
+  test("a private project's template stays its owner's: the team's other members neither see, list nor instantiate it", async () => {
+    const hidden = await project(h, w.org.gid, { team: tm, privacy: 'private', name: 'Hidden launch', members: [{ gid: teamMember.gid, access: 'admin' }] });
+    await newTask(teamMember, { name: 'Acquire a competitor', projects: [hidden] });
+    const own = await saveAsTemplate(teamMember, hidden, { name: 'Hidden structure' });
+    expect(own.status).toBe(201);
+    const t = own.body.data.new_project_template.gid;
+    expect((await api(teamMember.token, 'GET', `/project_templates/${t}`)).body.data).toMatchObject({ name: 'Hidden structure', team: null, owner: { gid: teamMember.gid } });
+    expect((await api(teamMate.token, 'GET', `/project_templates/${t}`)).status).toBe(404);
+    expect(gids(await api(teamMate.token, 'GET', `/teams/${tm}/project_templates?limit=100`))).not.toContain(t);
+    expect(gids(await api(teamMate.token, 'GET', `/project_templates?workspace=${w.org.gid}&limit=100`))).not.toContain(t);
+    expect((await instantiate(teamMate, t, { name: 'Peek', team: tm })).status).toBe(404);
+    // Naming a team does not widen it either.
+    const toTeam = await saveAsTemplate(teamMember, hidden, { name: 'Shared structure', team: tm });
+    expect(toTeam.status).toBe(400);
+    expect(errors(toTeam)).toEqual(["data.team: a private project's template is its owner's alone; it cannot be given to a team"]);
+  });
+
+  test("a private_to_team project's template stays in its team", async () => {
+    const teamOnly = await project(h, w.org.gid, { team: tm, privacy: 'private_to_team', name: 'Team plans', members: [{ gid: teamMember.gid, access: 'admin' }] });
+    const elsewhere = await saveAsTemplate(teamMember, teamOnly, { name: 'Moved', team: secretTeam });
+    expect(elsewhere.status).toBe(400);
+    expect(errors(elsewhere)).toEqual(["data.team: a project private to its team can be saved only as a template of that team"]);
+    const inTeam = (await saveAsTemplate(teamMember, teamOnly, { name: 'Team structure', team: tm })).body.data.new_project_template.gid;
+    const byDefault = (await saveAsTemplate(teamMember, teamOnly, { name: 'Team structure again' })).body.data.new_project_template.gid;
+    for (const t of [inTeam, byDefault]) {
+      expect((await api(teamMate.token, 'GET', `/project_templates/${t}`)).body.data.team).toEqual({ gid: tm, resource_type: 'team', name: 'Launch team' });
+      for (const who of [limited, loner, w.admin]) expect((await api(who.token, 'GET', `/project_templates/${t}`)).status).toBe(404);
+    }
+  });
+
+  test('a public template of a secret team does not name the team to those who cannot see it', async () => {
+    const open = await project(h, w.org.gid, { team: tm, name: 'Open plans', members: [{ gid: teamMember.gid, access: 'admin' }] });
+    const t = (await saveAsTemplate(teamMember, open, { name: 'Open structure', team: secretTeam, public: true })).body.data.new_project_template.gid;
+    expect((await api(teamMember.token, 'GET', `/project_templates/${t}`)).body.data.team).toEqual({ gid: secretTeam, resource_type: 'team', name: 'Secret' });
+    const read = await api(loner.token, 'GET', `/project_templates/${t}`);
+    expect(read.status).toBe(200);
+    expect(read.body.data.team).toBeNull();
+    const listed = await api(loner.token, 'GET', `/project_templates?workspace=${w.org.gid}&opt_fields=name,team&limit=100`);
+    expect(listed.body.data.find((x: { gid: string }) => x.gid === t)).toMatchObject({ gid: t, name: 'Open structure', team: null });
+    expect(JSON.stringify(listed.body)).not.toContain(secretTeam);
+  });
+
   test('deleting: the owner or an organization admin; deleted templates vanish', async () => {
     const src = await launchProject(teamMember);
     const t = (await saveAsTemplate(teamMember, src.p, { name: 'Doomed', public: true })).body.data.new_project_template.gid;
@@ -415,6 +457,25 @@ describe('task templates', () => {
     expect((await api(w.member.token, 'GET', `/task_templates/${tt2.gid}`)).status).toBe(404);
   });
 
+  test('a task template shows its task to everyone who sees the project: only a task of that project (or a subtask of one) can become one', async () => {
+    const open = await project(h, w.org.gid, { team: tm, name: 'Open board', members: [{ gid: teamMember.gid, access: 'admin' }] });
+    const closed = await project(h, w.org.gid, { privacy: 'private', name: 'Closed board', members: [{ gid: teamMember.gid, access: 'admin' }] });
+    const secret = await newTask(teamMember, { name: 'Reorganization', notes: 'Confidential', projects: [closed] });
+    const mine = await newTask(teamMember, { name: 'My own errand', workspace: w.org.gid });
+    for (const task of [secret, mine]) {
+      const res = await api(teamMember.token, 'POST', `/projects/${open}/task_templates`, { name: 'Copied', task: task.gid });
+      expect(res.status).toBe(400);
+      expect(errors(res)).toEqual(['data.task: only a task of this project (or a subtask of one) can become its template']);
+    }
+    expect((await api(loner.token, 'GET', `/task_templates?project=${open}`)).body.data).toEqual([]);
+    // Its own tasks, subtasks of them and tasks it shares with other projects can.
+    const own = await newTask(teamMember, { name: 'Checklist', projects: [open] });
+    const step = await subtask(teamMember, own.gid, 'Step');
+    const shared = await newTask(teamMember, { name: 'Shared', projects: [closed, open] });
+    for (const task of [own, step, shared]) expect((await api(teamMember.token, 'POST', `/projects/${open}/task_templates`, { name: task.name, task: task.gid })).status).toBe(201);
+    expect(names(await api(loner.token, 'GET', `/task_templates?project=${open}`)).sort()).toEqual(['Checklist', 'Shared', 'Step']);
+  });
+
   test('bad input: 400 with field paths', async () => {
     const { p, root } = await taskSource();
     expect(errors(await api(teamMember.token, 'POST', `/projects/${p}/task_templates`, { name: 'x', task: 'bug' }))[0]).toMatch(/^data\.task: /);
@@ -453,7 +514,8 @@ describe('on the Data API stand-in', () => {
     expect(list.body.data.map((t: { name: string }) => t.name)).toEqual(Array.from({ length: 30 }, (_, i) => `Big ${i}`));
     expect(list.body.data.every((t: { name: string; notes: string }) => t.notes === notes(Number(t.name.slice(4))))).toBe(true);
 
-    const tt = await api(org.member.token, 'POST', `/projects/${p}/task_templates`, { name: 'One', task: list.body.data[0].gid }, d);
+    // A task template of the copy, from one of its tasks (a task template takes only a task of its project).
+    const tt = await api(org.member.token, 'POST', `/projects/${made.body.data.new_project.gid}/task_templates`, { name: 'One', task: list.body.data[0].gid }, d);
     expect(tt.status).toBe(201);
     expect(tt.body.data.template.description).toBe(notes(0));
   });

@@ -44,6 +44,8 @@ export interface RegisterOptions {
   maxReceiveCount?: number;
   /** The worker's Lambda timeout; drives `context.getRemainingTimeInMillis()`. Default 30. */
   functionTimeoutSeconds?: number;
+  /** The consumer of this queue's dead-letter queue (a function on the DLQ in AWS), called once per dead-lettered message. */
+  onDeadLetter?: (message: DeadLetter) => void | Promise<void>;
 }
 
 /** A message in a dead-letter list. */
@@ -101,6 +103,7 @@ interface Consumer {
   readonly visibilityTimeoutMs: number;
   readonly maxReceiveCount: number;
   readonly functionTimeoutMs: number;
+  readonly onDeadLetter: RegisterOptions['onDeadLetter'];
 }
 
 interface QueueState {
@@ -168,6 +171,7 @@ export class LocalQueue implements Queue {
       visibilityTimeoutMs: visibilityTimeoutSeconds * 1000,
       maxReceiveCount,
       functionTimeoutMs: functionTimeoutSeconds * 1000,
+      onDeadLetter: options.onDeadLetter,
     };
     if (this.#running) this.#startPoller(queue);
   }
@@ -337,12 +341,14 @@ export class LocalQueue implements Queue {
     };
     state.deadLetters.push(deadLetter);
     logger.error('local queue: message dead-lettered', { queue, messageId: message.messageId, receiveCount: message.receiveCount, reason });
-    const onDeadLetter = this.#onDeadLetter;
-    if (onDeadLetter) {
+    const global = this.#onDeadLetter;
+    const own = state.consumer?.onDeadLetter;
+    if (global || own) {
       void this.#track(
         (async () => {
           try {
-            await onDeadLetter(queue, { ...deadLetter });
+            await own?.({ ...deadLetter });
+            await global?.(queue, { ...deadLetter });
           } catch (error) {
             logger.error('local queue: onDeadLetter callback failed', { queue, messageId: message.messageId, error: String(error) });
           }

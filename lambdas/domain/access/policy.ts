@@ -14,12 +14,15 @@
  * - A task is visible when it, or any of its ancestors, is assigned to the viewer,
  *   followed by the viewer, or in a project the viewer can see. A task in no project
  *   and not shared is private: only its assignee and followers.
+ * - Templates never reach further than what they were saved from: a project template no
+ *   one the project does not (projectTemplateAudience), a task template only a task of
+ *   its own project (isTaskTemplateSourceFor).
  * - Objects a caller may not see answer 404, not 403.
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import type { DB, Role } from '../../db/schema.js';
+import type { DB, PrivacySetting, Role } from '../../db/schema.js';
 import type { Principal } from '../auth/sessions.js';
-import { ForbiddenError, NotFoundError } from '../errors.js';
+import { ForbiddenError, NotFoundError, PaymentRequiredError } from '../errors.js';
 
 export async function organizationRole(db: Kysely<DB>, userGid: string, organizationGid: string): Promise<Role | null> {
   const row = await db
@@ -222,6 +225,11 @@ export async function isFullTeamMember(db: Kysely<DB>, viewer: Viewer, teamGid: 
 
 export type MessageParentType = 'team' | 'project';
 
+/** Seeing where conversations are posted (to list or start them): the team, or the project, itself. */
+export async function canSeeMessageParent(db: Kysely<DB>, viewer: Viewer, parent: { type: MessageParentType; gid: string }): Promise<boolean> {
+  return parent.type === 'team' ? canSeeTeam(db, viewer, parent.gid) : canSeeProject(db, viewer, parent.gid);
+}
+
 /** Starting a conversation: a team's full members; on a project, whoever may add tasks to it. */
 export async function canPostMessage(db: Kysely<DB>, viewer: Viewer, parent: { type: MessageParentType; gid: string }): Promise<boolean> {
   return parent.type === 'team' ? isFullTeamMember(db, viewer, parent.gid) : canAddTaskToProject(db, viewer, parent.gid);
@@ -255,10 +263,99 @@ export async function canSaveProjectAsTemplate(db: Kysely<DB>, viewer: Viewer, p
   return isFullMember(viewer) && (await canEditProject(db, viewer, projectGid));
 }
 
+/** Where a project template saved from a project goes: its team (null: its owner's alone), or why it may not go where asked. */
+export type ProjectTemplateAudience = { ok: true; team: string | null } | { ok: false; field: 'data.public' | 'data.team'; reason: string };
+
+/**
+ * Who a project template may reach. A template shows its project's description and
+ * instantiating it copies the sections, task names and notes, so it may not reach anyone
+ * the project does not:
+ * - public (every full member): only from a project public to the workspace;
+ * - a team (its full members): any team the saver can see for a public project; only the
+ *   project's own team for a private_to_team one; none for a private project, whose
+ *   template stays its owner's.
+ * `wanted.team` is the team asked for (checked visible by the caller); by default the
+ * project's team, where the project's privacy allows it.
+ */
+export function projectTemplateAudience(project: { privacy_setting: PrivacySetting; team_gid: string | null }, wanted: { public?: boolean | undefined; team?: string | undefined }): ProjectTemplateAudience {
+  if (wanted.public && project.privacy_setting !== 'public_to_workspace') return { ok: false, field: 'data.public', reason: 'only a project public to the workspace can be saved as a public template' };
+  switch (project.privacy_setting) {
+    case 'public_to_workspace':
+      return { ok: true, team: wanted.team ?? project.team_gid };
+    case 'private_to_team':
+      if (wanted.team && wanted.team !== project.team_gid) return { ok: false, field: 'data.team', reason: 'a project private to its team can be saved only as a template of that team' };
+      return { ok: true, team: project.team_gid };
+    case 'private':
+      if (wanted.team) return { ok: false, field: 'data.team', reason: "a private project's template is its owner's alone; it cannot be given to a team" };
+      return { ok: true, team: null };
+  }
+}
+
+/**
+ * A task template shows its task (name, notes, subtasks) to everyone who can see its
+ * project: only a live task of that project, or a subtask of one, may become one of its
+ * templates, so a task from elsewhere (a private project, a private task) cannot reach
+ * that audience through it. Who may save one: whoever may edit the project and see the task.
+ */
+export async function isTaskTemplateSourceFor(db: Kysely<DB>, taskGid: string, projectGid: string): Promise<boolean> {
+  return exists(
+    db,
+    sql<{ ok: number }>`select 1 as ok from task_ancestors a join tasks x on x.gid = a.ancestor_gid join task_projects tp on tp.task_gid = x.gid
+      where a.task_gid = ${taskGid} and tp.project_gid = ${projectGid} and x.deleted_at is null`,
+  );
+}
+
 /** Deleting a visible project template: its owner or an organization admin. */
 export const canDeleteProjectTemplate = (viewer: Viewer, ownerGid: string | null) => ownerGid === viewer.userGid || isOrgAdmin(viewer);
 
 /** Deleting a visible task template: its creator or whoever may edit its project. */
 export async function canDeleteTaskTemplate(db: Kysely<DB>, viewer: Viewer, createdBy: string | null, projectGid: string): Promise<boolean> {
   return createdBy === viewer.userGid || (await canEditProject(db, viewer, projectGid));
+}
+
+// --- Exports (asynchronous) ------------------------------------------------------------
+
+/**
+ * Who may request an asynchronous export of an organization:
+ * - team CSV: admins and super admins (users) of a paid organization;
+ * - full organization export: admins and super admins, or a service account of that
+ *   organization with the `exports` scope.
+ * A full organization export holds the whole organization, private projects and secret
+ * teams included (and deleted objects): taking the organization's backup is the admin
+ * power, reading private projects in the API is not. Synchronous exports (project, My
+ * tasks, saved search) use the caller's visibility like every other read.
+ * Non-members get 404, members without the role 403, a free organization 402.
+ */
+export async function exportRequesterRule(db: Kysely<DB>, principal: Principal, organizationGid: string, kind: 'team_csv' | 'organization'): Promise<void> {
+  if (principal.kind === 'service_account') {
+    if (principal.organizationGid !== organizationGid) throw new NotFoundError('Organization not found');
+    if (kind !== 'organization') throw new ForbiddenError('Service accounts can request organization exports only');
+    if (!principal.scopes.includes('exports')) throw new ForbiddenError('This service account does not have the exports scope');
+    return;
+  }
+  await assertOrganizationRole(db, principal, organizationGid, ADMIN_ROLES, kind === 'organization' ? 'export the organization' : 'export teams');
+  if (kind === 'team_csv') {
+    const organization = await db.selectFrom('organizations').select('plan').where('gid', '=', organizationGid).executeTakeFirstOrThrow();
+    if (organization.plan !== 'paid') throw new PaymentRequiredError('Team CSV export is a paid feature: this organization is on the free plan');
+  }
+}
+
+/**
+ * Who may read an export job and download its file, checked on every request: the user
+ * who requested it while still a member of the organization, any current admin or super
+ * admin of it, the service account that requested it, and (organization exports) any
+ * service account of the organization with the `exports` scope.
+ */
+export async function exportJobReader(
+  db: Kysely<DB>,
+  principal: Principal,
+  job: { organization_gid: string; kind: string; requested_by_user: string | null; requested_by_service_account: string | null },
+): Promise<boolean> {
+  if (principal.kind === 'service_account') {
+    if (principal.organizationGid !== job.organization_gid) return false;
+    return job.requested_by_service_account === principal.gid || (job.kind === 'organization' && principal.scopes.includes('exports'));
+  }
+  const role = await organizationRole(db, principal.user.gid, job.organization_gid);
+  if (!role) return false;
+  return job.requested_by_user === principal.user.gid || ADMIN_ROLES.includes(role);
 }

@@ -14,7 +14,7 @@
  */
 import { sql } from 'kysely';
 import { keysetPage, toNumber, type KeysetPage } from '../../db/query.js';
-import { canChangeMessage, canPostMessage, canReplyToMessage, canSeeProject, canSeeTeam, messageVisible, viewerIn, type MessageParentType, type Viewer } from '../access/policy.js';
+import { canChangeMessage, canPostMessage, canReplyToMessage, canSeeMessageParent, messageVisible, viewerIn, type MessageParentType, type Viewer } from '../access/policy.js';
 import type { Principal } from '../auth/sessions.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.js';
@@ -49,8 +49,7 @@ export async function parentViewer(db: Db, principal: Principal, parentGid: stri
   const parent = await findParent(db, parentGid);
   if (!parent) throw new NotFoundError('Team or project not found');
   const viewer = await viewerIn(db, principal, parent.organizationGid);
-  const visible = parent.type === 'team' ? await canSeeTeam(db, viewer, parent.gid) : await canSeeProject(db, viewer, parent.gid);
-  if (!visible) throw new NotFoundError('Team or project not found');
+  if (!(await canSeeMessageParent(db, viewer, parent))) throw new NotFoundError('Team or project not found');
   return { viewer, parent };
 }
 
@@ -58,14 +57,15 @@ export async function parentViewer(db: Db, principal: Principal, parentGid: stri
 
 /**
  * Messages the viewer may see, with everything a view needs (the text too, so keyset
- * pages are sized against the Data API's limits with it).
+ * pages are sized against the Data API's limits with it). The number of replies counts
+ * the replies the viewer may see, like every count.
  */
 function visibleMessages(db: Db, viewer: Viewer) {
   return db
     .selectFrom('messages as msg')
     .leftJoin('users as au', 'au.gid', 'msg.author_gid')
     .select(['msg.gid', 'msg.title', 'msg.text', 'msg.author_gid', 'au.name as author_name', 'msg.parent_type', 'msg.parent_gid', 'msg.reply_to_gid', 'msg.created_at', 'msg.modified_at'])
-    .select(sql<string | number>`(select count(*) from messages rc where rc.reply_to_gid = msg.gid and rc.deleted_at is null)`.as('num_replies'))
+    .select(sql<string | number>`(select count(*) from messages rc where rc.reply_to_gid = msg.gid and ${messageVisible(viewer, 'rc')})`.as('num_replies'))
     .where(messageVisible(viewer, 'msg'));
 }
 

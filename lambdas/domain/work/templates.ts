@@ -14,8 +14,11 @@
  *
  * Visibility (decided in policy.ts): a project
  * template is visible to its owner, and to full members of the organization when it is
- * public or belongs to a team they are a full member of. A task template follows its
- * project. Invisible ones answer 404, visible but not allowed 403.
+ * public or belongs to a team they are a full member of; it never reaches further than
+ * the project it was saved from (projectTemplateAudience), and names its team only to
+ * those who can see the team. A task template follows its project, and is saved only
+ * from a task of that project (isTaskTemplateSourceFor). Invisible ones answer 404,
+ * visible but not allowed 403.
  *
  * Instantiation creates the project rows directly (the projects use cases are being
  * built in parallel) and the tasks through createTask, all in one transaction.
@@ -35,8 +38,11 @@ import {
   canSeeTask,
   canSeeTaskTemplate,
   canSeeTeam,
+  isTaskTemplateSourceFor,
+  projectTemplateAudience,
   projectTemplateVisible,
   taskTemplateVisible,
+  teamVisible,
   viewerIn,
   type Viewer,
 } from '../access/policy.js';
@@ -267,12 +273,13 @@ export async function projectTemplateViewer(db: Db, principal: Principal, gid: s
 
 const htmlDescription = (text: string) => `<body>${text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}</body>`;
 
-export async function projectTemplateView(db: Db, gid: string): Promise<Record<string, unknown>> {
+/** A project template the viewer can see; its team only when the viewer may see that too (a secret team is its members' business). */
+export async function projectTemplateView(db: Db, viewer: Viewer, gid: string): Promise<Record<string, unknown>> {
   const t = await db
     .selectFrom('project_templates as pt')
     .leftJoin('users as u', 'u.gid', 'pt.owner_gid')
-    .leftJoin('teams as tm', 'tm.gid', 'pt.team_gid')
-    .select(['pt.gid', 'pt.name', 'pt.description', 'pt.is_public', 'pt.owner_gid', 'u.name as owner_name', 'pt.team_gid', 'tm.name as team_name', 'pt.created_at'])
+    .leftJoin('teams as tm', (j) => j.onRef('tm.gid', '=', 'pt.team_gid').on(teamVisible(viewer, 'tm')))
+    .select(['pt.gid', 'pt.name', 'pt.description', 'pt.is_public', 'pt.owner_gid', 'u.name as owner_name', 'tm.gid as team_gid', 'tm.name as team_name', 'pt.created_at'])
     .select(sql<string | null>`pt.template ->> 'color'`.as('color'))
     .select(sql<string | null>`(pt.template -> 'requested_dates')::text`.as('requested_dates'))
     .where('pt.gid', '=', gid)
@@ -322,8 +329,8 @@ export async function saveProjectAsTemplate(deps: AppDeps, viewer: Viewer, proje
   if (input.workspace && input.workspace !== viewer.organizationGid) throw bad('data.workspace', 'the project is not in that workspace');
   if (input.team && !(await canSeeTeam(db, viewer, input.team))) throw new NotFoundError('Team not found');
   const project = await db.selectFrom('projects').select(['team_gid', 'notes', 'privacy_setting']).where('gid', '=', projectGid).executeTakeFirstOrThrow();
-  // A template shows its tasks' names: a project not public to the organization cannot become a public template.
-  if (input.public && project.privacy_setting !== 'public_to_workspace') throw bad('data.public', 'only a project public to the workspace can be saved as a public template');
+  const audience = projectTemplateAudience(project, input);
+  if (!audience.ok) throw bad(audience.field, audience.reason);
   const snapshot = await snapshotProject(db, projectGid);
   const gid = deps.ids.gid();
   await db
@@ -331,7 +338,7 @@ export async function saveProjectAsTemplate(deps: AppDeps, viewer: Viewer, proje
     .values({
       gid,
       organization_gid: viewer.organizationGid,
-      team_gid: input.team ?? project.team_gid,
+      team_gid: audience.team,
       name: input.name,
       description: project.notes,
       is_public: input.public ?? false,
@@ -510,6 +517,7 @@ export async function saveTaskTemplate(deps: AppDeps, viewer: Viewer, projectGid
   if (!(await canSeeProject(db, viewer, projectGid))) throw new NotFoundError('Project not found');
   if (!(await canEditProject(db, viewer, projectGid))) throw new ForbiddenError('You can see this project but not change it');
   if (!(await canSeeTask(db, viewer, input.task))) throw new NotFoundError('Task not found');
+  if (!(await isTaskTemplateSourceFor(db, input.task, projectGid))) throw bad('data.task', 'only a task of this project (or a subtask of one) can become its template');
   const snapshot = await snapshotTask(db, input.task, today(deps));
   const gid = deps.ids.gid();
   await db.insertInto('task_templates').values({ gid, project_gid: projectGid, name: input.name, template: json(snapshot), created_by: viewer.userGid, created_at: deps.clock.now() }).execute();

@@ -109,7 +109,8 @@ export const templateRoutes = [
     scope: 'api',
     operationId: 'projectSaveAsTemplate',
     summary: 'Save a project as a project template (sections, tasks, subtasks, custom field settings, relative dates)',
-    description: 'Full members who can edit the project. The template goes to the project’s team unless another is given; public makes it visible to every full member of the organization.',
+    description:
+      'Full members who can edit the project. A template never reaches further than its project: a public project’s goes to its team unless another is given, and public makes it visible to every full member of the organization; a private_to_team project’s stays in that team; a private project’s is its owner’s alone.',
     tags: ['Project templates'],
     auth: 'user',
     request: { params: z.object({ project_gid: gid }), body: z.object({ name: templateName, team: gid.optional(), workspace: gid.optional(), public: z.boolean().optional() }) },
@@ -137,7 +138,7 @@ export const templateRoutes = [
       const viewer = query.team ? await teamViewer(db, principal, query.team) : await viewerIn(db, principal, query.workspace!);
       if (query.workspace && query.workspace !== viewer.organizationGid) throw new BadRequestError('The team is not in that workspace', [{ message: 'query.team: not a team of that workspace' }]);
       const result = await listProjectTemplates(db, viewer, { team: query.team }, page);
-      return { kind: 'list', next: result.next, data: query.opt_fields ? await Promise.all(result.rows.map((r) => projectTemplateView(db, r.gid))) : result.rows.map((r) => ({ gid: r.gid, resource_type: 'project_template', name: r.name })) };
+      return { kind: 'list', next: result.next, data: query.opt_fields ? await Promise.all(result.rows.map((r) => projectTemplateView(db, viewer, r.gid))) : result.rows.map((r) => ({ gid: r.gid, resource_type: 'project_template', name: r.name })) };
     },
   }),
   defineRoute({
@@ -154,7 +155,7 @@ export const templateRoutes = [
       const db = deps.database.db;
       const viewer = await teamViewer(db, principal, params.team_gid);
       const result = await listProjectTemplates(db, viewer, { team: params.team_gid }, page);
-      return { kind: 'list', next: result.next, data: query.opt_fields ? await Promise.all(result.rows.map((r) => projectTemplateView(db, r.gid))) : result.rows.map((r) => ({ gid: r.gid, resource_type: 'project_template', name: r.name })) };
+      return { kind: 'list', next: result.next, data: query.opt_fields ? await Promise.all(result.rows.map((r) => projectTemplateView(db, viewer, r.gid))) : result.rows.map((r) => ({ gid: r.gid, resource_type: 'project_template', name: r.name })) };
     },
   }),
   defineRoute({
@@ -168,8 +169,8 @@ export const templateRoutes = [
     request: { params: projectTemplateParams },
     responses: { 200: { description: 'The project template', schema: dataBody(projectTemplateSchema) } },
     async handle({ principal, params, deps }) {
-      await projectTemplateViewer(deps.database.db, principal, params.project_template_gid);
-      return { kind: 'data', data: await projectTemplateView(deps.database.db, params.project_template_gid) };
+      const viewer = await projectTemplateViewer(deps.database.db, principal, params.project_template_gid);
+      return { kind: 'data', data: await projectTemplateView(deps.database.db, viewer, params.project_template_gid) };
     },
   }),
   defineRoute({
@@ -224,7 +225,7 @@ export const templateRoutes = [
     scope: 'api',
     operationId: 'createTaskTemplateForProject',
     summary: 'Save a task (with its subtasks) as a task template of a project (not in Asana’s API)',
-    description: 'Whoever may edit the project, from a task they can see. Dates become days after the task’s start (or the day it is saved).',
+    description: 'Whoever may edit the project, from a task of that project (or a subtask of one) they can see. Dates become days after the task’s start (or the day it is saved).',
     tags: ['Task templates'],
     auth: 'user',
     request: { params: z.object({ project_gid: gid }), body: z.object({ name: templateName, task: gid }) },
