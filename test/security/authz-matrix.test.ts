@@ -187,6 +187,8 @@ const R = {
   seeTeam: (c: Ctx): Expect => (c.inOrg && c.full ? 'ok' : 'hidden'),
   /** Team settings and people: workspace admins and the team's full members. */
   manageTeam: (c: Ctx): Expect => (R.seeTeam(c) === 'hidden' ? 'hidden' : ['admin', 'superAdmin', 'member'].includes(c.role) ? 'ok' : 'denied'),
+  /** An export job requested by admin: admins and super admins of the organization read it, nobody else learns it exists. */
+  exportReaders: (c: Ctx): Expect => (c.inOrg && (c.orgRole === 'admin' || c.orgRole === 'super_admin') ? 'ok' : 'hidden'),
   /** `member` as a person: every full member sees them; the guest shares no project with them. */
   seeMember: (c: Ctx): Expect => (c.inOrg && c.full ? 'ok' : 'hidden'),
 };
@@ -337,6 +339,13 @@ const EXPECTATIONS: Record<string, Spec> = {
   exportMyTasksCsv: once(R.orgMember, { query: (f) => ({ workspace: f.org }) }),
   exportSavedSearchJson: once(R.membersOwn),
   exportSavedSearchCsv: once(R.membersOwn),
+  // Asynchronous exports: requested by admins (organization exports also by the exports service account);
+  // a job is read and downloaded by its requester (here admin) and the organization's admins.
+  createOrganizationExport: once(R.orgRoles('admin', 'super_admin'), { body: (f) => ({ organization: f.org }), serviceAccount: 'ok' }),
+  createTeamExport: once(R.orgRoles('admin', 'super_admin')),
+  getOrganizationExport: once(R.exportReaders, { serviceAccount: 'ok' }),
+  getExport: once(R.exportReaders, { serviceAccount: 'hidden' }),
+  downloadExport: once(R.exportReaders, { serviceAccount: 'hidden' }),
 
   // Attachments (the attachment is on the task)
   createAttachmentForObject: { rule: R.editTask, raw: (f) => multipart({ parent: f.task }, { name: 'file', filename: 'matrix.txt', contentType: 'text/plain', content: 'hello' }) },
@@ -460,6 +469,8 @@ beforeAll(async () => {
   const a = await organizationWithRoles(h, 'Matrix organization');
   const b = await organizationWithRoles(h, 'Another organization');
   org = a.org.gid;
+  // Team exports are a paid feature: the matrix organization is on the paid plan (the free plan's 402 is tested in test/exports).
+  await h.engine.db.updateTable('organizations').set({ plan: 'paid' }).where('gid', '=', org).execute();
   people = {
     guest: a.guest,
     limited: await person(h, { organizationGid: org, role: 'member', name: 'Limited member' }),
@@ -636,6 +647,20 @@ async function buildWorld(scenario: ScenarioName): Promise<World> {
   return world;
 }
 
+/** A finished export job of the organization requested by admin, with its file. */
+async function finishedExport(w: World, kind: 'organization' | 'team_csv'): Promise<string> {
+  const g = h.deps.ids.gid();
+  const now = h.clock.now();
+  const key = `exports/jobs/${w.org}/${g}.${kind === 'organization' ? 'json.gz' : 'csv'}`;
+  await h.deps.blobs.put(key, 'export bytes');
+  const manifest = { counts: {}, bytes: 12, source_bytes: 12, sha256: '0'.repeat(64), content_type: 'text/csv; charset=utf-8', gzip: kind === 'organization', filename: `Matrix ${w.n}.csv` };
+  await h.engine.db
+    .insertInto('export_jobs')
+    .values({ gid: g, organization_gid: w.org, kind, state: 'finished', requested_by_user: w.people.admin, base_url: 'https://tasks.example.test', created_at: now, modified_at: now, finished_at: now, expires_at: new Date(now.getTime() + 7 * 86_400_000), blob_key: key, manifest: JSON.stringify(manifest) })
+    .execute();
+  return g;
+}
+
 class MissingFixture extends Error {
   constructor(readonly param: string) {
     super(`no fixture for {${param}}`);
@@ -708,6 +733,8 @@ const FIXTURES: Record<string, (w: World) => string | Promise<string>> = {
     await h.engine.db.insertInto('custom_fields').values({ gid: g, organization_gid: w.org, name: `Second field of W${w.n}`, resource_subtype: 'text', created_at: h.clock.now() }).execute();
     return g;
   },
+  organization_export_gid: (w) => finishedExport(w, 'organization'),
+  export_gid: (w) => finishedExport(w, 'team_csv'),
   victim_user_gid: async () => (await person(h, { organizationGid: org, role: 'member', name: 'Removable member' })).gid,
 };
 
@@ -772,7 +799,8 @@ async function send(p: Prepared, token: string | undefined): Promise<Answer> {
 function matches(expect: Expect, status: number): boolean {
   switch (expect) {
     case 'ok':
-      return status >= 200 && status < 300;
+      // A redirect to the thing asked for (an export download) is a success too.
+      return (status >= 200 && status < 300) || status === 302;
     case 'hidden':
       return status === 404;
     case 'denied':
