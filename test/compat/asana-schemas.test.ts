@@ -250,6 +250,11 @@ const EXERCISES: Record<string, Exercise> = {
     return one(get(`/workspace_memberships/${list[0].gid}`));
   },
   getAuditLogEvents: async (w) => one(get(`/workspaces/${w.workspace}/audit_log_events`)),
+  createOrganizationExport: async (w) => one(post('/organization_exports', { organization: w.workspace })),
+  getOrganizationExport: async (w) => {
+    const requested = await must(post('/organization_exports', { organization: w.workspace }));
+    return one(get(`/organization_exports/${requested.gid}`));
+  },
 
   // Teams and team memberships
   createTeam: async (w) => one(post('/teams', { name: 'Design', organization: w.workspace, description: 'Pixels', visibility: 'request_to_join' })),

@@ -44,7 +44,7 @@ export async function assertOrganizationRole(db: Kysely<DB>, principal: Principa
   if (principal.kind !== 'user') throw new ForbiddenError(`Service accounts cannot ${action}`);
   const role = await organizationRole(db, principal.user.gid, organizationGid);
   if (!role) throw new NotFoundError('Organization not found');
-  if (!allowed.includes(role)) throw new ForbiddenError(`Only ${allowed.map((r) => r.replace('_', ' ')).join(' or ')}s of this organization can ${action}`);
+  if (!allowed.includes(role)) throw new ForbiddenError(`Only ${allowed.map((r) => `${r.replace('_', ' ')}s`).join(' or ')} of this organization can ${action}`);
   return role;
 }
 
