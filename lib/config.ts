@@ -48,7 +48,13 @@ export interface AppConfig {
   dbMaxCapacity: number;
   /** Largest request body the API accepts (bytes). */
   maxBodyBytes: number;
+  /** The plan organizations created by sign-up get (DEFAULT_PLAN): paid unlocks admin team CSV exports. */
+  defaultPlan: Plan;
 }
+
+/** Organization plans (lambdas/db/schema.ts). */
+export const PLANS = ['free', 'paid'] as const;
+export type Plan = (typeof PLANS)[number];
 
 interface KeyDoc {
   description: string;
@@ -73,7 +79,7 @@ export const CONFIG_KEYS: Record<keyof AppConfig, KeyDoc> = {
   snapshotIntervalHours: { description: 'Hours between manual snapshots copied to the DR region (1 to 24).', default: '6' },
   snapshotRetentionDays: { description: 'Days manual snapshots and DR copies are kept (1 to 365).', default: '7' },
   backupRetentionDays: { description: 'Aurora automated backup retention, days (1 to 35).', default: '14' },
-  exportLinkDays: { description: 'Days until exports are deleted from the export bucket (1 to 30).', default: '7' },
+  exportLinkDays: { description: 'Days an emailed export link works and the export file is kept (1 to 30).', default: '7' },
   logRetentionDays: { description: 'CloudWatch Logs retention in days (a value CloudWatch accepts).', default: '30' },
   wafApiRateLimit: { description: 'Requests per IP per 5 minutes on the whole API before WAF blocks.', default: '2000' },
   wafAuthRateLimit: { description: 'Requests per IP per 5 minutes under /api/1.0/auth before WAF blocks.', default: '100' },
@@ -82,6 +88,7 @@ export const CONFIG_KEYS: Record<keyof AppConfig, KeyDoc> = {
   dbMinCapacity: { description: 'Aurora Serverless v2 minimum ACUs (0 pauses when idle).', default: '0.5' },
   dbMaxCapacity: { description: 'Aurora Serverless v2 maximum ACUs.', default: '4' },
   maxBodyBytes: { description: 'Largest request body accepted by the API, bytes (at most 6 MB).', default: '1048576' },
+  defaultPlan: { description: 'Plan of organizations created by sign-up: free or paid (paid unlocks admin team CSV exports).', default: 'free' },
 };
 
 // ---------------------------------------------------------------------------
@@ -103,12 +110,33 @@ export const API_BASE_PATH = '/api/1.0';
 /** Prefix of the auth routes; the WAF's stricter rate rule is scoped to it. */
 export const AUTH_PATH_PREFIX = `${API_BASE_PATH}/auth`;
 
-/** The export bucket holds exports under this prefix (keys like exports/<gid>/org.json.gz). */
-export const EXPORTS_PREFIX = 'exports/';
+/**
+ * The export bucket's prefixes: functions are granted access per prefix (lib/functions.ts),
+ * and only exports/ expires. `keys` says how the runtime names objects there.
+ */
+export const BUCKET_PREFIXES = {
+  exports: { prefix: 'exports/', keys: 'exports/jobs/<organization>/<job>.<ext> and exports/adhoc/<organization>/<token>.<ext>' },
+  attachments: { prefix: 'attachments/', keys: 'attachments/<organization>/<attachment>' },
+} as const;
+export type BucketPrefix = keyof typeof BUCKET_PREFIXES;
+export const EXPORTS_PREFIX = BUCKET_PREFIXES.exports.prefix;
+export const ATTACHMENTS_PREFIX = BUCKET_PREFIXES.attachments.prefix;
+/** Ad-hoc exports (large synchronous ones, answered with a redirect) live one day. */
+export const ADHOC_EXPORTS_PREFIX = `${EXPORTS_PREFIX}adhoc/`;
 
-/** Queues and the timeout of the worker that consumes each one. */
-export const WORKER_TIMEOUT_SECONDS = { exports: 300, mail: 60 } as const;
+/**
+ * Queues and the timeout of the worker that consumes each one. The export worker runs up
+ * to Lambda's 15 minutes, checkpoints and hands the rest of a long export to a new message.
+ */
+export const WORKER_TIMEOUT_SECONDS = { exports: 900, mail: 60 } as const;
 export type QueueName = keyof typeof WORKER_TIMEOUT_SECONDS;
+/**
+ * Timeout of the function that consumes a queue's dead-letter queue, for the queues that
+ * have one (the exports dead-letter function fails those jobs and emails the requester).
+ * Other dead-letter queues keep SQS's default visibility timeout and only alarm.
+ */
+export const DEAD_LETTER_WORKER_TIMEOUT_SECONDS = { exports: 60 } as const satisfies Partial<Record<QueueName, number>>;
+export const deadLetterWorkerTimeout = (queue: QueueName): number | undefined => (DEAD_LETTER_WORKER_TIMEOUT_SECONDS as Partial<Record<QueueName, number>>)[queue];
 /** A message stays invisible for this many worker timeouts (AWS recommends at least 6). */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 /** Receives before a message moves to the dead-letter queue. */
@@ -122,6 +150,18 @@ export const SNAPSHOT_COPIER = {
   timeoutSeconds: 120,
   metricName: 'NewestDrCopyAgeSeconds',
 } as const;
+
+/**
+ * The REST API's per-route resources (a method per route, a resource per path segment)
+ * are spread over this many nested stacks, by a hash of the route's first path segment
+ * (lib/constructs/route-api.ts), so that every stack stays far below CloudFormation's 500
+ * resources as the route table grows. Changing it moves routes between nested stacks,
+ * which API Gateway refuses in one deployment (the same path would exist twice): raise
+ * it only with a plan (see docs/deploy.md).
+ */
+export const API_ROUTE_STACKS = 4;
+/** test/infra fails when any stack (nested ones included) reaches this many resources. */
+export const STACK_RESOURCE_BUDGET = 450;
 
 /** Alarm thresholds. */
 export const ALARMS = {
@@ -149,6 +189,8 @@ export const names = (config: Pick<AppConfig, 'appName'>) => ({
   restoreSubnetGroup: `${config.appName}-restore`,
   restoreParameterGroup: `${config.appName}-restore`,
   metricNamespace: `${config.appName}/Backups`,
+  /** WAF requires log groups it writes to be named aws-waf-logs-*. */
+  wafLogGroup: `aws-waf-logs-${config.appName}`,
   /** Named so that every stack can build its ARN without a cross-stack reference. */
   exportBucket: (account: string, region: string) => `${config.appName}-exports-${account}-${region}`,
 });
@@ -266,6 +308,8 @@ export function loadConfig(read: ContextReader): AppConfig {
   }
   if (dbMaxCapacity < dbMinCapacity) problems.push(`dbMaxCapacity (${dbMaxCapacity}) must be at least dbMinCapacity (${dbMinCapacity})`);
   const maxBodyBytes = num('maxBodyBytes', 1024 * 1024, 1024, 6 * 1000 * 1000);
+  const defaultPlan = str('defaultPlan', 'free')!.toLowerCase();
+  if (!(PLANS as readonly string[]).includes(defaultPlan)) problems.push(`defaultPlan must be one of ${PLANS.join(', ')}, got ${JSON.stringify(defaultPlan)}`);
 
   if (problems.length) throw new ConfigError(problems);
   return {
@@ -290,6 +334,7 @@ export function loadConfig(read: ContextReader): AppConfig {
     dbMinCapacity,
     dbMaxCapacity,
     maxBodyBytes,
+    defaultPlan: defaultPlan as Plan,
   };
 }
 

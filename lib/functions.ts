@@ -3,11 +3,20 @@
  * here: its handler file, size, how it is invoked and what it uses. The stateless stack
  * reads this table and wires the rest: environment and least-privilege grants (through
  * the AppFunction bind helpers), the API integration, the Lambda authorizer, the queue
- * event source with partial batch failures, schedules, the deploy trigger, error alarms.
+ * and dead-letter queue event sources with partial batch failures, schedules, the deploy
+ * trigger, error alarms.
  *
  * The snapshot copier is not here: it belongs to the backup stack and has its own grants.
  */
-import { WORKER_TIMEOUT_SECONDS, type QueueName } from './config.js';
+import { DEAD_LETTER_WORKER_TIMEOUT_SECONDS, WORKER_TIMEOUT_SECONDS, type BucketPrefix, type QueueName } from './config.js';
+
+/**
+ * What a function may do under one prefix of the export bucket:
+ * - read: GetObject (and HeadObject), signed downloads;
+ * - read-write: also PutObject, DeleteObject and multipart uploads (signed uploads too);
+ * - delete: DeleteObject only (no reads, no key use).
+ */
+export type BucketAccess = 'read' | 'read-write' | 'delete';
 
 export type Invocation =
   /** Behind API Gateway: the proxy integration of every route of the route table. */
@@ -18,6 +27,12 @@ export type Invocation =
   | { kind: 'deploy' }
   /** An SQS event source on the queue, reporting partial batch failures. */
   | { kind: 'queue'; queue: QueueName; batchSize: number; maxBatchingWindowSeconds?: number }
+  /**
+   * An SQS event source on the queue's dead-letter queue (messages that failed
+   * MAX_RECEIVE_COUNT times), reporting partial batch failures. The queue needs an entry
+   * in DEAD_LETTER_WORKER_TIMEOUT_SECONDS (it sizes the dead-letter queue's visibility).
+   */
+  | { kind: 'dead-letter'; queue: QueueName; batchSize: number }
   /** An EventBridge schedule expression, e.g. 'cron(30 3 * * ? *)'. */
   | { kind: 'schedule'; expression: string };
 
@@ -32,8 +47,8 @@ export interface FunctionSpec {
   uses: {
     /** Aurora through the Data API (DB_CLUSTER_ARN, DB_SECRET_ARN, DB_NAME). */
     database?: boolean;
-    /** The export bucket under exports/ (EXPORT_BUCKET). */
-    exportBucket?: 'read' | 'read-write';
+    /** The export bucket (EXPORT_BUCKET): access per prefix (exports/, attachments/), nothing elsewhere. */
+    exportBucket?: Partial<Record<BucketPrefix, BucketAccess>>;
     /** Queues it sends to (EXPORT_QUEUE_URL, MAIL_QUEUE_URL). */
     sendsTo?: QueueName[];
     /** MAIL_FROM and SES_CONFIGURATION_SET; 'send' also grants ses:SendEmail from that address. */
@@ -45,7 +60,8 @@ export interface FunctionSpec {
   };
   /**
    * The handler wires its ports with awsDeps() (lambdas/handlers/shared.ts), which reads
-   * every address at cold start: all variables are set, grants still follow `uses`.
+   * every address and setting at cold start (DEFAULT_PLAN, EXPORT_LINK_DAYS,
+   * MAX_BODY_BYTES too): all variables are set, grants still follow `uses`.
    */
   awsDeps?: boolean;
   /** Ship lambdas/db/migrations next to the bundle. */
@@ -60,8 +76,10 @@ export const FUNCTIONS = {
     timeoutSeconds: 29, // API Gateway's integration timeout
     invoke: { kind: 'api' },
     awsDeps: true,
-    // Signed export downloads, export jobs and outbox mail, sessions and login alerts.
-    uses: { database: true, exportBucket: 'read-write', sendsTo: ['exports', 'mail'], appSecret: true, http: true },
+    // Exports: ad-hoc files it writes itself and signed downloads; attachments: uploads
+    // (direct, signed and multipart), signed downloads, deletion; export jobs and outbox
+    // mail; sessions and login alerts.
+    uses: { database: true, exportBucket: { exports: 'read-write', attachments: 'read-write' }, sendsTo: ['exports', 'mail'], appSecret: true, http: true },
   },
   authorizer: {
     entry: 'lambdas/handlers/authorizer.ts',
@@ -92,21 +110,40 @@ export const FUNCTIONS = {
   },
   outboxRelay: {
     entry: 'lambdas/handlers/outbox-relay.ts',
-    description: 'Re-enqueues due outbox mail (every minute)',
+    description: 'Re-enqueues due outbox mail and restarts stalled export jobs (every minute)',
     memoryMb: 256,
     timeoutSeconds: 60,
     invoke: { kind: 'schedule', expression: 'rate(1 minute)' },
     awsDeps: true,
-    uses: { database: true, sendsTo: ['mail'] },
+    uses: { database: true, sendsTo: ['exports', 'mail'] },
   },
   purge: {
     entry: 'lambdas/handlers/purge.ts',
-    description: 'Removes data past its retention period (daily)',
+    description: 'Removes data past its retention period, with the attachment blobs of purged tasks (daily)',
     memoryMb: 512,
     timeoutSeconds: 300,
     invoke: { kind: 'schedule', expression: 'cron(30 3 * * ? *)' },
     awsDeps: true,
-    uses: { database: true },
+    uses: { database: true, exportBucket: { attachments: 'delete' } },
+  },
+  exportWorker: {
+    entry: 'lambdas/handlers/export-worker.ts',
+    description: 'Writes team CSV and organization exports to S3 (multipart, checkpointed, continued through the exports queue) and emails the link',
+    memoryMb: 1024,
+    timeoutSeconds: WORKER_TIMEOUT_SECONDS.exports,
+    invoke: { kind: 'queue', queue: 'exports', batchSize: 1 },
+    awsDeps: true,
+    // Sends to the exports queue to hand the rest of a long export to a new invocation.
+    uses: { database: true, appSecret: true, exportBucket: { exports: 'read-write' }, sendsTo: ['exports', 'mail'] },
+  },
+  exportDeadLetter: {
+    entry: 'lambdas/handlers/export-dead-letter.ts',
+    description: 'Fails the export jobs whose messages reached the exports dead-letter queue and emails their requesters',
+    memoryMb: 512,
+    timeoutSeconds: DEAD_LETTER_WORKER_TIMEOUT_SECONDS.exports,
+    invoke: { kind: 'dead-letter', queue: 'exports', batchSize: 10 },
+    awsDeps: true,
+    uses: { database: true, appSecret: true, sendsTo: ['mail'] },
   },
 } satisfies Record<string, FunctionSpec>;
 

@@ -2,8 +2,12 @@
  * WAFv2 web ACL in front of the API stage: per-IP rate limits (a strict one scoped to
  * the auth routes, a looser one for everything), then the AWS managed common and
  * known-bad-inputs rule groups. Rate-limited callers get Asana's 429 with Retry-After.
+ * Every request is logged to a CloudWatch log group with retention, with the
+ * Authorization and Cookie headers redacted (they carry session tokens).
  */
+import { ArnFormat, Stack } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { AUTH_PATH_PREFIX } from '../config.js';
@@ -15,7 +19,14 @@ export interface ApiFirewallProps {
   apiRateLimit: number;
   /** Requests per IP per 5 minutes under /api/1.0/auth. */
   authRateLimit: number;
+  /** The log group WAF writes to; WAF requires the aws-waf-logs- prefix. */
+  logGroupName: string;
+  logRetention: logs.RetentionDays;
 }
+
+/** Headers replaced by REDACTED in the WAF logs: bearer tokens and the session cookie. */
+export const REDACTED_HEADERS = ['authorization', 'cookie'];
+export const WAF_LOG_GROUP_PREFIX = 'aws-waf-logs-';
 
 /**
  * Rules of the common rule set switched to COUNT, with why:
@@ -31,9 +42,12 @@ const TOO_MANY = 'too-many-requests';
 
 export class ApiFirewall extends Construct {
   readonly webAcl: wafv2.CfnWebACL;
+  readonly logGroup: logs.LogGroup;
+  readonly logging: wafv2.CfnLoggingConfiguration;
 
   constructor(scope: Construct, id: string, props: ApiFirewallProps) {
     super(scope, id);
+    if (!props.logGroupName.startsWith(WAF_LOG_GROUP_PREFIX)) throw new Error(`WAF log group ${props.logGroupName} must be named ${WAF_LOG_GROUP_PREFIX}...`);
     const visibility = (metricName: string): wafv2.CfnWebACL.VisibilityConfigProperty => ({
       cloudWatchMetricsEnabled: true,
       sampledRequestsEnabled: true,
@@ -105,5 +119,16 @@ export class ApiFirewall extends Construct {
       ],
     });
     new wafv2.CfnWebACLAssociation(this, 'Association', { resourceArn: props.stage.stageArn, webAclArn: this.webAcl.attrArn });
+
+    // Named (WAF only writes to aws-waf-logs-*) and kept on teardown like every log group.
+    this.logGroup = new logs.LogGroup(this, 'Logs', { logGroupName: props.logGroupName, retention: props.logRetention });
+    this.logging = new wafv2.CfnLoggingConfiguration(this, 'Logging', {
+      resourceArn: this.webAcl.attrArn,
+      // The log group ARN without the ":*" suffix of LogGroup.logGroupArn, as WAF expects it.
+      logDestinationConfigs: [
+        Stack.of(this).formatArn({ service: 'logs', resource: 'log-group', resourceName: this.logGroup.logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+      ],
+      redactedFields: REDACTED_HEADERS.map((name) => ({ singleHeader: { Name: name } })),
+    });
   }
 }

@@ -66,7 +66,25 @@ export const ENV = {
   publicBaseUrl: 'PUBLIC_BASE_URL',
   maxBodyBytes: 'MAX_BODY_BYTES',
   appSecretArn: 'APP_SECRET_ARN',
+  defaultPlan: 'DEFAULT_PLAN',
+  exportLinkDays: 'EXPORT_LINK_DAYS',
 } as const;
+
+/** Access to one prefix of a bucket (see BucketAccess in lib/functions.ts). */
+export interface PrefixGrant {
+  /** e.g. "exports/" */
+  prefix: string;
+  access: 'read' | 'read-write' | 'delete';
+  /** How the runtime names the keys under it (for the cdk-nag acknowledgment of the wildcard). */
+  keys: string;
+}
+
+/** Object actions per access level; multipart actions go with writing (large uploads and exports). */
+export const PREFIX_ACTIONS: Record<PrefixGrant['access'], string[]> = {
+  read: ['s3:GetObject'],
+  'read-write': ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+  delete: ['s3:DeleteObject'],
+};
 
 export interface AppFunctionProps {
   /** Handler file, relative to the repository root, e.g. lambdas/handlers/api.ts. */
@@ -192,27 +210,32 @@ export class AppFunction extends Construct {
   }
 
   /**
-   * A bucket prefix: the bucket name in `envName`; GetObject (read) and also
-   * PutObject/DeleteObject/multipart (read-write) under the prefix only. ListBucket
-   * on the bucket makes HeadObject answer 404, not 403, for a missing key. The bucket is
-   * given by name (it has a fixed one), so no cross-stack reference is needed.
+   * Prefixes of a bucket: the bucket name in `envName`, and per prefix exactly the object
+   * actions of its access level (PREFIX_ACTIONS) on `<bucket>/<prefix>*`. Reading also gets
+   * ListBucket on the bucket, so that HeadObject answers 404, not 403, for a missing key;
+   * the KMS key is usable through S3 only, to decrypt when reading and to encrypt when
+   * writing (deleting needs neither). The bucket is given by name (it has a fixed one), so
+   * no cross-stack reference is needed.
    */
-  bindBucket(envName: string, bucketName: string, key: kms.IKey, options: { prefix: string; access: 'read' | 'read-write' }): this {
+  bindBucket(envName: string, bucketName: string, key: kms.IKey, grants: PrefixGrant[]): this {
+    if (grants.length === 0) throw new Error(`${this.node.path}: bindBucket needs at least one prefix`);
     this.setEnv(envName, bucketName);
     const bucketArn = `arn:${Aws.PARTITION}:s3:::${bucketName}`;
-    const objects = `${bucketArn}/${options.prefix}*`;
-    const write = options.access === 'read-write';
-    this.allow(
-      ['s3:GetObject', ...(write ? ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'] : [])],
-      [objects],
-    );
-    this.allow(['s3:ListBucket'], [bucketArn]);
-    this.allowKey(key, write ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'], 's3');
-    acknowledge(
-      this.policy(),
-      `AwsSolutions-IAM5[Resource::${nagArn(objects)}]`,
-      `Object keys under ${options.prefix} are generated per export; access is limited to that prefix of the one bucket.`,
-    );
+    for (const grant of grants) {
+      const objects = `${bucketArn}/${grant.prefix}*`;
+      this.allow(PREFIX_ACTIONS[grant.access], [objects]);
+      acknowledge(
+        this.policy(),
+        `AwsSolutions-IAM5[Resource::${nagArn(objects)}]`,
+        `Object keys under ${grant.prefix} are generated at run time (${grant.keys}); ${grant.access} access is limited to that prefix of the one bucket.`,
+      );
+    }
+    const reads = grants.some((g) => g.access !== 'delete');
+    const writes = grants.some((g) => g.access === 'read-write');
+    if (reads) {
+      this.allow(['s3:ListBucket'], [bucketArn]);
+      this.allowKey(key, writes ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'], 's3');
+    }
     return this;
   }
 

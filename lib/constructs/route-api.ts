@@ -4,14 +4,22 @@
  * /api/1.0, each a Lambda proxy integration to the API function. Access logs,
  * execution logging (errors, never bodies), X-Ray, stage throttling, request
  * validation, and Asana-shaped error bodies for the answers API Gateway gives itself.
+ *
+ * Every route adds resources (its method, and path resources), so they do not live in
+ * the stack that holds the API: they are spread over API_ROUTE_STACKS nested stacks by
+ * a stable hash of the route's first path segment (/tasks/... all in one). The REST API,
+ * /api/1.0, the authorizer, validator, model, deployment and stage stay in the parent,
+ * whose size does not depend on the route count. The nested stacks deploy one after the
+ * other: API Gateway's control plane throttles (429) many resources created at once.
  */
-import { Duration } from 'aws-cdk-lib';
+import { createHash } from 'node:crypto';
+import { Duration, NestedStack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { apiRoutes } from '../../lambdas/http/route-table.js';
-import { API_BASE_PATH, API_STAGE } from '../config.js';
+import { API_BASE_PATH, API_ROUTE_STACKS, API_STAGE } from '../config.js';
 import { acknowledge } from './nag.js';
 
 /** What API Gateway needs to know about a route. */
@@ -37,6 +45,18 @@ export function routeTableRoutes(): ApiRoute[] {
   }));
 }
 
+/** The first segment of a route path (/tasks/{task_gid} -> tasks): all its routes share one nested stack. */
+export const routeSegment = (path: string): string => path.split('/')[1] ?? '';
+
+/**
+ * The nested stack (0 to stacks - 1) that holds the routes under a first path segment.
+ * Stable on purpose: a segment never moves while `stacks` stays the same, because moving
+ * a path between stacks fails the deployment (API Gateway refuses a path that exists).
+ */
+export function routeStackOf(segment: string, stacks: number = API_ROUTE_STACKS): number {
+  return createHash('sha256').update(segment).digest().readUInt32BE(0) % stacks;
+}
+
 export interface RouteApiProps {
   name: string;
   routes: ApiRoute[];
@@ -48,6 +68,8 @@ export interface RouteApiProps {
   authorizer?: lambda.IFunction;
   accessLogs: logs.ILogGroup;
   throttle: { rateLimit: number; burstLimit: number };
+  /** Nested stacks the routes are spread over (default API_ROUTE_STACKS). */
+  routeStacks?: number;
 }
 
 /** An Asana error envelope as an API Gateway response template (`message` is VTL). */
@@ -57,6 +79,8 @@ export class RouteApi extends Construct {
   readonly api: apigw.RestApi;
   readonly methods: apigw.Method[] = [];
   readonly authorizer: apigw.RequestAuthorizer | undefined;
+  /** The nested stacks that hold the routes, by index (only those that hold any). */
+  readonly routeStacks = new Map<number, NestedStack>();
 
   constructor(scope: Construct, id: string, props: RouteApiProps) {
     super(scope, id);
@@ -126,40 +150,45 @@ export class RouteApi extends Construct {
     // No identity sources and no caching: a cached REQUEST authorizer answers 401 by
     // itself when an identity source is missing, which would break cookie-only GETs
     // (permalinks opened in a browser tab). Uncached, it sees every request.
-    this.authorizer = props.authorizer
-      ? new apigw.RequestAuthorizer(this, 'Authorizer', {
-          handler: props.authorizer,
-          identitySources: [],
-          resultsCacheTtl: Duration.seconds(0),
-        })
-      : undefined;
+    // Only when some route needs a caller (an authorizer no method uses cannot be deployed).
+    const needsCaller = props.routes.some((route) => route.auth !== 'none');
+    this.authorizer =
+      props.authorizer && needsCaller
+        ? new apigw.RequestAuthorizer(this, 'Authorizer', {
+            handler: props.authorizer,
+            identitySources: [],
+            resultsCacheTtl: Duration.seconds(0),
+          })
+        : undefined;
 
-    for (const route of props.routes) {
-      const resource = this.api.root.resourceForPath(`${API_BASE_PATH}${route.path}`);
-      const pathParameters = [...route.path.matchAll(/\{([^}+]+)\+?\}/g)].map((match) => match[1]!);
-      const authorized = route.auth !== 'none' && this.authorizer !== undefined;
-      const method = resource.addMethod(route.method, integration, {
-        operationName: route.operationId,
-        requestValidator: validator,
-        requestParameters: Object.fromEntries(pathParameters.map((name) => [`method.request.path.${name}`, true])),
-        ...(route.hasBody ? { requestModels: { 'application/json': envelope } } : {}),
-        ...(authorized ? { authorizer: this.authorizer!, authorizationType: apigw.AuthorizationType.CUSTOM } : {}),
+    const stackCount = props.routeStacks ?? API_ROUTE_STACKS;
+    const base = this.api.root.resourceForPath(API_BASE_PATH);
+    const bySegment = new Map<string, ApiRoute[]>();
+    // Sorted, so that the deployment's hash (and so a redeploy) depends on the routes, not their order.
+    const sorted = [...props.routes].sort((a, b) => (a.path === b.path ? a.method.localeCompare(b.method) : a.path < b.path ? -1 : 1));
+    for (const route of sorted) {
+      const segment = routeSegment(route.path);
+      if (!segment) throw new Error(`Route ${route.method} ${route.path} has no path segment under ${API_BASE_PATH}`);
+      bySegment.set(segment, [...(bySegment.get(segment) ?? []), route]);
+    }
+    const segmentsOf = new Map<number, string[]>();
+    for (const segment of [...bySegment.keys()].sort()) {
+      const index = routeStackOf(segment, stackCount);
+      segmentsOf.set(index, [...(segmentsOf.get(index) ?? []), segment]);
+    }
+    let previous: NestedStack | undefined;
+    for (const index of [...segmentsOf.keys()].sort((a, b) => a - b)) {
+      const segments = segmentsOf.get(index)!;
+      const stack = new NestedStack(this, `Routes${index}`, {
+        description: `API routes under ${API_BASE_PATH}/ (part ${index + 1} of ${stackCount}): ${segments.join(', ')}`,
       });
-      this.methods.push(method);
-      if (authorized) {
-        acknowledge(
-          method,
-          'AwsSolutions-COG4',
-          `${route.operationId} uses the Lambda authorizer: sessions and service accounts are the API's own opaque tokens, not Cognito.`,
-        );
-        continue;
+      if (previous) stack.nestedStackResource!.addResourceDependency(previous.nestedStackResource!);
+      previous = stack;
+      this.routeStacks.set(index, stack);
+      for (const segment of segments) {
+        const top = new apigw.Resource(stack, segment, { parent: base, pathPart: segment });
+        for (const route of bySegment.get(segment)!) this.addRoute(route, route.path === `/${segment}` ? top : top.resourceForPath(route.path.slice(segment.length + 2)), { integration, validator, envelope });
       }
-      const why =
-        route.auth === 'none'
-          ? `${route.operationId} (${route.method} ${route.path}) is public in the route table (auth 'none')`
-          : `${route.operationId} (${route.method} ${route.path}) is authenticated by the API function itself (auth '${route.auth}', same token check as the authorizer)`;
-      acknowledge(method, 'AwsSolutions-APIG4', `${why}; API Gateway adds no authorizer to it.`);
-      acknowledge(method, 'AwsSolutions-COG4', `${why}; the API uses its own opaque tokens, not Cognito user pools.`);
     }
 
     // Answers API Gateway gives without calling the function, in Asana's error shape.
@@ -179,6 +208,34 @@ export class RouteApi extends Construct {
       type: apigw.ResponseType.DEFAULT_5XX,
       templates: errorTemplate('"Internal error (request id $context.requestId)"'),
     });
+  }
+
+  /** One route: its method on its resource, with validation and (unless public) the authorizer. */
+  private addRoute(route: ApiRoute, resource: apigw.IResource, shared: { integration: apigw.Integration; validator: apigw.IRequestValidator; envelope: apigw.IModel }): void {
+    const pathParameters = [...route.path.matchAll(/\{([^}+]+)\+?\}/g)].map((match) => match[1]!);
+    const authorized = route.auth !== 'none' && this.authorizer !== undefined;
+    const method = resource.addMethod(route.method, shared.integration, {
+      operationName: route.operationId,
+      requestValidator: shared.validator,
+      requestParameters: Object.fromEntries(pathParameters.map((name) => [`method.request.path.${name}`, true])),
+      ...(route.hasBody ? { requestModels: { 'application/json': shared.envelope } } : {}),
+      ...(authorized ? { authorizer: this.authorizer!, authorizationType: apigw.AuthorizationType.CUSTOM } : {}),
+    });
+    this.methods.push(method);
+    if (authorized) {
+      acknowledge(
+        method,
+        'AwsSolutions-COG4',
+        `${route.operationId} uses the Lambda authorizer: sessions and service accounts are the API's own opaque tokens, not Cognito.`,
+      );
+      return;
+    }
+    const why =
+      route.auth === 'none'
+        ? `${route.operationId} (${route.method} ${route.path}) is public in the route table (auth 'none')`
+        : `${route.operationId} (${route.method} ${route.path}) is authenticated by the API function itself (auth '${route.auth}', same token check as the authorizer)`;
+    acknowledge(method, 'AwsSolutions-APIG4', `${why}; API Gateway adds no authorizer to it.`);
+    acknowledge(method, 'AwsSolutions-COG4', `${why}; the API uses its own opaque tokens, not Cognito user pools.`);
   }
 
   /** The base URL of the API: https://<id>.execute-api.<region>.amazonaws.com/prod/api/1.0 */

@@ -15,11 +15,14 @@ import * as ses from 'aws-cdk-lib/aws-ses';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import {
+  ADHOC_EXPORTS_PREFIX,
   DATABASE,
   DLQ_RETENTION_DAYS,
+  EXPORTS_PREFIX,
   MAX_RECEIVE_COUNT,
   VISIBILITY_TIMEOUT_FACTOR,
   WORKER_TIMEOUT_SECONDS,
+  deadLetterWorkerTimeout,
   names,
   type QueueName,
 } from '../config.js';
@@ -151,9 +154,10 @@ export class StatefulStack extends BaseStack {
       serverAccessLogsBucket: this.accessLogsBucket,
       serverAccessLogsPrefix: 'export-bucket/',
       lifecycleRules: [
-        // Only generated exports expire: attachments live in the same bucket under attachments/.
-        { id: 'expire-exports', prefix: 'exports/', expiration: Duration.days(config.exportLinkDays) },
-        { id: 'expire-adhoc-exports', prefix: 'exports/adhoc/', expiration: Duration.days(1) },
+        // Only generated exports expire (with their emailed links): attachments live in the
+        // same bucket under attachments/ (ATTACHMENTS_PREFIX).
+        { id: 'expire-exports', prefix: EXPORTS_PREFIX, expiration: Duration.days(config.exportLinkDays) },
+        { id: 'expire-adhoc-exports', prefix: ADHOC_EXPORTS_PREFIX, expiration: Duration.days(1) },
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
       removalPolicy: RemovalPolicy.RETAIN,
@@ -161,11 +165,15 @@ export class StatefulStack extends BaseStack {
 
     // --- Queues ------------------------------------------------------------------------
     const queue = (name: QueueName, label: string): AppQueue => {
+      // A dead-letter queue with a consumer (a function that fails the jobs) is sized for it
+      // like a queue; the others keep SQS's default and only alarm.
+      const deadLetterTimeout = deadLetterWorkerTimeout(name);
       const deadLetterQueue = new sqs.Queue(this, `${label}DeadLetterQueue`, {
         encryption: sqs.QueueEncryption.KMS,
         encryptionMasterKey: this.key,
         enforceSSL: true,
         retentionPeriod: Duration.days(DLQ_RETENTION_DAYS),
+        ...(deadLetterTimeout ? { visibilityTimeout: Duration.seconds(deadLetterTimeout * VISIBILITY_TIMEOUT_FACTOR) } : {}),
       });
       const main = new sqs.Queue(this, `${label}Queue`, {
         encryption: sqs.QueueEncryption.KMS,

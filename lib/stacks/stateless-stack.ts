@@ -1,8 +1,10 @@
 /**
  * Primary region, everything that can be redeployed freely: the functions of
- * lib/functions.ts, the REST API built from the route table with its WAF, the
- * migrations trigger, and the alarms (dead-letter queues, worker errors, API 5xx rate,
- * SES bounce and complaint rates) on an SNS topic emailed to the alarm address.
+ * lib/functions.ts (API, authorizer, queue workers, the exports dead-letter consumer,
+ * schedules), the REST API built from the route table (its routes in nested stacks)
+ * with its WAF and WAF logs, the migrations trigger, and the alarms (dead-letter queues,
+ * i.e. failed exports and undeliverable mail; worker errors; API 5xx rate; SES bounce and
+ * complaint rates) on an SNS topic emailed to the alarm address.
  * Lambdas run outside any VPC: they reach Aurora through the Data API.
  */
 import { CfnOutput, Duration } from 'aws-cdk-lib';
@@ -13,10 +15,10 @@ import * as eventSources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as triggers from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
-import { ALARMS, EXPORTS_PREFIX, MAX_RECEIVE_COUNT, WORKER_TIMEOUT_SECONDS, names, type QueueName } from '../config.js';
+import { ALARMS, BUCKET_PREFIXES, MAX_RECEIVE_COUNT, WORKER_TIMEOUT_SECONDS, deadLetterWorkerTimeout, names, type BucketPrefix, type QueueName } from '../config.js';
 import { AlarmTopic } from '../constructs/alarm-topic.js';
 import { ApiFirewall } from '../constructs/api-firewall.js';
-import { AppFunction, ENV } from '../constructs/app-function.js';
+import { AppFunction, ENV, type PrefixGrant } from '../constructs/app-function.js';
 import { RouteApi, routeTableRoutes, type ApiRoute } from '../constructs/route-api.js';
 import { FUNCTIONS, type FunctionSpec } from '../functions.js';
 import { BaseStack, type BaseStackProps } from './base-stack.js';
@@ -52,6 +54,8 @@ export class StatelessStack extends BaseStack {
     const exportBucketName = names(config).exportBucket(this.account, this.region);
     let apiFunction: AppFunction | undefined;
     let authorizerFunction: AppFunction | undefined;
+    /** Queue -> the function that consumes its dead-letter queue. */
+    const deadLetterConsumers = new Map<QueueName, string>();
     for (const [name, spec] of Object.entries(specs)) {
       const fn = new AppFunction(this, `${pascal(name)}Function`, {
         serviceName: name,
@@ -67,7 +71,10 @@ export class StatelessStack extends BaseStack {
       // What it uses: each bind sets the variable and grants access together.
       const uses = spec.uses;
       if (uses.database) fn.bindDatabase(stateful.database);
-      if (uses.exportBucket) fn.bindBucket(ENV.exportBucket, exportBucketName, stateful.key, { prefix: EXPORTS_PREFIX, access: uses.exportBucket });
+      if (uses.exportBucket) {
+        const grants: PrefixGrant[] = (Object.entries(uses.exportBucket) as [BucketPrefix, PrefixGrant['access']][]).map(([prefix, access]) => ({ ...BUCKET_PREFIXES[prefix], access }));
+        fn.bindBucket(ENV.exportBucket, exportBucketName, stateful.key, grants);
+      }
       for (const queue of uses.sendsTo ?? []) fn.bindQueueSender(QUEUE_URL_ENV[queue], stateful.queues[queue].queue, stateful.key);
       if (uses.mail) fn.bindMail(stateful.mail, { send: uses.mail === 'send' });
       if (uses.appSecret) fn.bindAppSecret(stateful.appSecret, stateful.key);
@@ -75,7 +82,13 @@ export class StatelessStack extends BaseStack {
         fn.setEnv(ENV.maxBodyBytes, String(config.maxBodyBytes));
         if (config.publicBaseUrl) fn.setEnv(ENV.publicBaseUrl, config.publicBaseUrl);
       }
-      if (spec.awsDeps) this.setRemainingAddresses(fn, stateful);
+      // Settings awsDeps() reads at cold start: the same values in every function (the export
+      // link lifetime matches the bucket's lifecycle rule for exports/).
+      if (spec.awsDeps) {
+        fn.setEnv(ENV.defaultPlan, config.defaultPlan);
+        fn.setEnv(ENV.exportLinkDays, String(config.exportLinkDays));
+        this.setRemainingAddresses(fn, stateful);
+      }
 
       // How it is invoked.
       const invoke = spec.invoke;
@@ -114,6 +127,23 @@ export class StatelessStack extends BaseStack {
           this.errorAlarm(name, fn);
           break;
         }
+        case 'dead-letter': {
+          const limit = deadLetterWorkerTimeout(invoke.queue);
+          if (limit === undefined) {
+            throw new Error(`${name} consumes the ${invoke.queue} dead-letter queue, which has no consumer timeout in DEAD_LETTER_WORKER_TIMEOUT_SECONDS (its visibility timeout is the SQS default)`);
+          }
+          if (spec.timeoutSeconds > limit) {
+            throw new Error(`${name} times out after ${spec.timeoutSeconds} s, but the ${invoke.queue} dead-letter queue's visibility timeout is sized for ${limit} s (DEAD_LETTER_WORKER_TIMEOUT_SECONDS)`);
+          }
+          const other = deadLetterConsumers.get(invoke.queue);
+          if (other) throw new Error(`Two functions consume the ${invoke.queue} dead-letter queue: ${other} and ${name}`);
+          fn.fn.addEventSource(
+            new eventSources.SqsEventSource(stateful.queues[invoke.queue].deadLetterQueue, { batchSize: invoke.batchSize, reportBatchItemFailures: true }),
+          );
+          deadLetterConsumers.set(invoke.queue, name);
+          this.errorAlarm(name, fn);
+          break;
+        }
         case 'schedule':
           new events.Rule(this, `${pascal(name)}Schedule`, {
             schedule: events.Schedule.expression(invoke.expression),
@@ -140,17 +170,40 @@ export class StatelessStack extends BaseStack {
       stage: this.api.api.deploymentStage,
       apiRateLimit: config.wafApiRateLimit,
       authRateLimit: config.wafAuthRateLimit,
+      logGroupName: names(config).wafLogGroup,
+      logRetention,
     });
 
     // --- Alarms ------------------------------------------------------------------------------
-    for (const [name, queue] of Object.entries(stateful.queues)) {
+    for (const [name, queue] of Object.entries(stateful.queues) as [QueueName, (typeof stateful.queues)[QueueName]][]) {
+      const visible = queue.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' });
+      const consumer = deadLetterConsumers.get(name);
+      const alarmProps = {
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      };
+      const id = `${pascal(name)}DeadLetterQueueNotEmpty`;
+      if (!consumer) {
+        this.alarms.notify(
+          visible.createAlarm(this, id, { alarmDescription: `Messages of the ${name} queue failed ${MAX_RECEIVE_COUNT} times and wait in its dead-letter queue`, ...alarmProps }),
+        );
+        continue;
+      }
+      // A consumer empties the queue within seconds, so "visible" alone would rarely be seen:
+      // every message it receives is one that failed, and one still visible means it is not
+      // keeping up (or its event source is off).
+      const arrived = new cloudwatch.MathExpression({
+        expression: 'FILL(visible, 0) + FILL(received, 0)',
+        usingMetrics: { visible, received: queue.deadLetterQueue.metricNumberOfMessagesReceived({ period: Duration.minutes(5), statistic: 'Sum' }) },
+        period: Duration.minutes(5),
+        label: `${name} dead-letter messages (waiting or received)`,
+      });
       this.alarms.notify(
-        queue.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }).createAlarm(this, `${pascal(name)}DeadLetterQueueNotEmpty`, {
-          alarmDescription: `Messages of the ${name} queue failed ${MAX_RECEIVE_COUNT} times and wait in its dead-letter queue`,
-          threshold: 1,
-          evaluationPeriods: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        arrived.createAlarm(this, id, {
+          alarmDescription: `${pascal(name)} failed: messages of the ${name} queue failed ${MAX_RECEIVE_COUNT} times and reached its dead-letter queue (the ${consumer} function marks those jobs failed and emails the requester; check its logs and the ${name} worker's)`,
+          ...alarmProps,
         }),
       );
     }
@@ -217,6 +270,7 @@ export class StatelessStack extends BaseStack {
       [ENV.sesConfigurationSet]: stateful.mail.configurationSetName,
       [ENV.appSecretArn]: stateful.appSecret.secretArn,
     };
+    // (DEFAULT_PLAN, EXPORT_LINK_DAYS, MAX_BODY_BYTES and PUBLIC_BASE_URL are set with the settings.)
     for (const [name, value] of Object.entries(addresses)) if (!fn.hasEnv(name)) fn.setEnv(name, value);
   }
 

@@ -43,8 +43,8 @@ describe('configuration', () => {
       'maxBodyBytes',
     ];
     for (const key of numeric) expect([key, String(config[key])]).toEqual([key, CONFIG_KEYS[key].default]);
-    for (const key of ['appName', 'primaryRegion', 'drRegion'] as const) expect(config[key]).toBe(CONFIG_KEYS[key].default);
-    expect(config).toMatchObject({ snapshotIntervalHours: 6, backupRetentionDays: 14, exportLinkDays: 7 });
+    for (const key of ['appName', 'primaryRegion', 'drRegion', 'defaultPlan'] as const) expect(config[key]).toBe(CONFIG_KEYS[key].default);
+    expect(config).toMatchObject({ snapshotIntervalHours: 6, backupRetentionDays: 14, exportLinkDays: 7, defaultPlan: 'free' });
     expect(config.availabilityZones).toEqual({ 'us-east-1': ['us-east-1a', 'us-east-1b', 'us-east-1c'], 'us-west-2': ['us-west-2a', 'us-west-2b', 'us-west-2c'] });
     expect(config.account).toBeUndefined();
     expect(config.sesDomain).toBeUndefined();
@@ -62,6 +62,22 @@ describe('configuration', () => {
     });
     expect(config).toMatchObject({ snapshotIntervalHours: 1, dbMinCapacity: 0, account: '123456789012', sesDomain: 'tasks.example.io' });
     expect(config.availabilityZones).toEqual({ 'eu-west-1': ['eu-west-1b', 'eu-west-1c'], 'eu-central-1': ['eu-central-1a', 'eu-central-1b', 'eu-central-1c'] });
+  });
+
+  test('every key the deployment needs is configurable', () => {
+    // App name, account, regions, sender (address or SES domain), alarm address, snapshot
+    // interval and retention, backups, export link lifetime, WAF limits, the default plan.
+    for (const key of ['appName', 'account', 'primaryRegion', 'drRegion', 'senderEmail', 'sesDomain', 'alarmEmail', 'snapshotIntervalHours', 'snapshotRetentionDays', 'backupRetentionDays', 'exportLinkDays', 'wafApiRateLimit', 'wafAuthRateLimit', 'defaultPlan']) {
+      expect(Object.keys(CONFIG_KEYS)).toContain(key);
+    }
+  });
+
+  test('default plan is free or paid; export links live 1 to 30 days', () => {
+    expect(load({ defaultPlan: 'paid' }).defaultPlan).toBe('paid');
+    expect(load({ defaultPlan: 'Paid' }).defaultPlan).toBe('paid');
+    expect(problemsOf({ defaultPlan: 'enterprise' })).toMatch(/defaultPlan must be one of free, paid, got "enterprise"/);
+    expect(load({ exportLinkDays: '30' }).exportLinkDays).toBe(30);
+    for (const bad of ['0', '31', '2.5']) expect(problemsOf({ exportLinkDays: bad })).toMatch(/exportLinkDays must be an integer from 1 to 30/);
   });
 
   test('snapshot interval is 1 to 24 whole hours', () => {
@@ -114,10 +130,10 @@ describe('configuration', () => {
     expect(isPlaceholderEmail('ops@acme.io')).toBe(false);
   });
 
-  test('docs/deploy.md documents every key with its default', () => {
-    const docs = readFileSync(join(PROJECT_ROOT, 'docs/deploy.md'), 'utf8');
+  test.each(['docs/deploy.md', 'README.md'])('%s documents every key with its default', (file) => {
+    const docs = readFileSync(join(PROJECT_ROOT, file), 'utf8');
     for (const [key, doc] of Object.entries(CONFIG_KEYS)) {
-      const row = docs.split('\n').find((line) => line.startsWith(`| \`${key}\``));
+      const row = docs.split('\n').find((line) => line.trimStart().startsWith(`| \`${key}\``));
       expect([key, row]).toEqual([key, expect.stringContaining(doc.default)]);
     }
   });
