@@ -26,7 +26,14 @@ export type Invocation =
   /** During each deployment that changes it, through a CDK Trigger, after the database exists. */
   | { kind: 'deploy' }
   /** An SQS event source on the queue, reporting partial batch failures. */
-  | { kind: 'queue'; queue: QueueName; batchSize: number; maxBatchingWindowSeconds?: number }
+  | {
+      kind: 'queue';
+      queue: QueueName;
+      batchSize: number;
+      maxBatchingWindowSeconds?: number;
+      /** At most this many concurrent invocations from the queue (2-1000); the rest wait in the queue. */
+      maxConcurrency?: number;
+    }
   /**
    * An SQS event source on the queue's dead-letter queue (messages that failed
    * MAX_RECEIVE_COUNT times), reporting partial batch failures. The queue needs an entry
@@ -131,7 +138,8 @@ export const FUNCTIONS = {
     description: 'Writes team CSV and organization exports to S3 (multipart, checkpointed, continued through the exports queue) and emails the link',
     memoryMb: 1024,
     timeoutSeconds: WORKER_TIMEOUT_SECONDS.exports,
-    invoke: { kind: 'queue', queue: 'exports', batchSize: 1 },
+    // Exports are heavy readers of the database: at most 5 run at once, the rest wait in the queue.
+    invoke: { kind: 'queue', queue: 'exports', batchSize: 1, maxConcurrency: 5 },
     awsDeps: true,
     // Sends to the exports queue to hand the rest of a long export to a new invocation.
     uses: { database: true, appSecret: true, exportBucket: { exports: 'read-write' }, sendsTo: ['exports', 'mail'] },

@@ -158,7 +158,8 @@ export class StatefulStack extends BaseStack {
         // same bucket under attachments/ (ATTACHMENTS_PREFIX).
         { id: 'expire-exports', prefix: EXPORTS_PREFIX, expiration: Duration.days(config.exportLinkDays) },
         { id: 'expire-adhoc-exports', prefix: ADHOC_EXPORTS_PREFIX, expiration: Duration.days(1) },
-        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        // Long exports and large attachment uploads keep a multipart upload open across invocations.
+        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(config.exportLinkDays) },
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });

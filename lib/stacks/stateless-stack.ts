@@ -122,6 +122,7 @@ export class StatelessStack extends BaseStack {
               batchSize: invoke.batchSize,
               reportBatchItemFailures: true,
               ...(invoke.maxBatchingWindowSeconds ? { maxBatchingWindow: Duration.seconds(invoke.maxBatchingWindowSeconds) } : {}),
+              ...(invoke.maxConcurrency ? { maxConcurrency: invoke.maxConcurrency } : {}),
             }),
           );
           this.errorAlarm(name, fn);

@@ -187,6 +187,8 @@ describe('stateful stack', () => {
       expect.arrayContaining([
         expect.objectContaining({ Prefix: EXPORTS_PREFIX, ExpirationInDays: s.config.exportLinkDays, Status: 'Enabled' }),
         expect.objectContaining({ Prefix: `${EXPORTS_PREFIX}adhoc/`, ExpirationInDays: 1 }),
+        // A long export keeps its multipart upload open across invocations: never aborted before its link would expire.
+        expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: s.config.exportLinkDays } }),
       ]),
     );
     // Only exports expire; a rule without a prefix may only abort incomplete uploads.
@@ -535,6 +537,7 @@ describe('stateless stack', () => {
           BatchSize: invoke.batchSize,
           FunctionResponseTypes: ['ReportBatchItemFailures'],
           EventSourceArn: fromStateful(),
+          ...(invoke.maxConcurrency ? { ScalingConfig: { MaximumConcurrency: invoke.maxConcurrency } } : {}),
         });
       }
       if (invoke.kind === 'dead-letter') {
