@@ -378,6 +378,63 @@ describe('search never reveals invisible tasks', () => {
   });
 });
 
+describe('user filters name only users the viewer may see', () => {
+  let w: Awaited<ReturnType<typeof organizationWithRoles>>;
+  let hidden: Person;
+  let hiddenFollower: Person;
+  let colleague: Person;
+
+  beforeAll(async () => {
+    w = await organizationWithRoles(h, 'User filter org');
+    hidden = await person(h, { organizationGid: w.org.gid, role: 'member' });
+    hiddenFollower = await person(h, { organizationGid: w.org.gid, role: 'member' });
+    colleague = await person(h, { organizationGid: w.org.gid, role: 'member' });
+    const open = await project(h, w.org.gid);
+    const shared = await project(h, w.org.gid, { privacy: 'private', members: [{ gid: w.guest.gid }, { gid: colleague.gid }, { gid: w.member.gid }] });
+    // The guest follows this task, so sees it (and its assignee), but not its project or the people in it.
+    await newTask(w.member.token, { name: 'who hidden', projects: [open], assignee: hidden.gid, followers: [w.guest.gid, hiddenFollower.gid] });
+    await newTask(w.member.token, { name: 'who colleague', projects: [shared], assignee: colleague.gid, followers: [colleague.gid] });
+  });
+
+  const found = async (who: Person, params: Record<string, string> = {}) => {
+    const res = await search(who.token, w.org.gid, { text: 'who', ...params });
+    expect(res.status).toBe(200);
+    return sorted(names(res));
+  };
+
+  test('the fixture: the guest sees both tasks, but neither the assignee nor the follower of the first', async () => {
+    expect(await found(w.guest)).toEqual(['who colleague', 'who hidden']);
+    for (const p of [hidden, hiddenFollower]) expect((await api(w.guest.token, 'GET', `/users/${p.gid}?workspace=${w.org.gid}`)).status).toBe(404);
+    expect((await api(w.guest.token, 'GET', `/users/${colleague.gid}?workspace=${w.org.gid}`)).status).toBe(200);
+  });
+
+  test('a guest cannot confirm the email (or gid) of an invisible assignee or follower', async () => {
+    expect(await found(w.guest, { 'assignee.any': hidden.email })).toEqual([]);
+    expect(await found(w.guest, { 'assignee.any': hidden.email.toUpperCase() })).toEqual([]);
+    expect(await found(w.guest, { 'assignee.any': hidden.gid })).toEqual([]);
+    expect(await found(w.guest, { 'followers.any': hiddenFollower.email })).toEqual([]);
+    expect(await found(w.guest, { 'followers.any': hiddenFollower.gid })).toEqual([]);
+    // Excluding an invisible follower excludes nothing: the answer is the same as for an unknown email.
+    expect(await found(w.guest, { 'followers.not': hiddenFollower.email })).toEqual(await found(w.guest, { 'followers.not': 'nobody@nowhere.example' }));
+    expect(await found(w.guest, { 'followers.not': hiddenFollower.email })).toEqual(['who colleague', 'who hidden']);
+  });
+
+  test('users the guest may see still filter, by email, gid and me', async () => {
+    expect(await found(w.guest, { 'assignee.any': colleague.email })).toEqual(['who colleague']);
+    expect(await found(w.guest, { 'assignee.any': colleague.gid })).toEqual(['who colleague']);
+    expect(await found(w.guest, { 'followers.any': colleague.email })).toEqual(['who colleague']);
+    expect(await found(w.guest, { 'followers.not': colleague.email })).toEqual(['who hidden']);
+    expect(await found(w.guest, { 'followers.any': 'me' })).toEqual(['who hidden']);
+  });
+
+  test('full members see every member, so their filters are unchanged', async () => {
+    expect(await found(w.member, { 'assignee.any': hidden.email })).toEqual(['who hidden']);
+    expect(await found(w.member, { 'assignee.any': hidden.gid })).toEqual(['who hidden']);
+    expect(await found(w.member, { 'followers.any': hiddenFollower.email })).toEqual(['who hidden']);
+    expect(await found(w.member, { 'followers.not': hiddenFollower.email })).toEqual(['who colleague']);
+  });
+});
+
 describe('page size and stability', () => {
   let w: Awaited<ReturnType<typeof organizationWithRoles>>;
   let p: string;

@@ -17,10 +17,12 @@
  * - Templates never reach further than what they were saved from: a project template no
  *   one the project does not (projectTemplateAudience), a task template only a task of
  *   its own project (isTaskTemplateSourceFor).
+ * - Some things are one person's: a comment is edited and deleted by its author only, a
+ *   saved search answers its owner only, a pending upload exists for its uploader only.
  * - Objects a caller may not see answer 404, not 403.
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import type { DB, PrivacySetting, Role } from '../../db/schema.js';
+import type { DB, PrivacySetting, Role, TeamVisibility } from '../../db/schema.js';
 import type { Principal } from '../auth/sessions.js';
 import { ForbiddenError, NotFoundError, PaymentRequiredError } from '../errors.js';
 
@@ -142,6 +144,23 @@ export function userVisible(viewer: Viewer, alias = 'u'): RawBuilder<boolean> {
     select 1 from project_memberships uv_pm join projects uv_p on uv_p.gid = uv_pm.project_gid where uv_pm.user_gid = ${col(alias, 'gid')} and ${projectVisible(viewer, 'uv_p')})))`;
 }
 
+/**
+ * Users visible to at least one of the viewers (the caller in each of their
+ * organizations): userVisible of any of them. With orgColumn (a column naming an
+ * organization, e.g. of a membership row), only the viewer of that organization counts.
+ * No viewers: nobody.
+ */
+export function userVisibleToAny(viewers: readonly Viewer[], alias = 'u', orgColumn?: string): RawBuilder<boolean> {
+  if (viewers.length === 0) return sql<boolean>`false`;
+  const each = viewers.map((v) => (orgColumn ? sql`(${sql.ref(orgColumn)} = ${v.organizationGid} and ${userVisible(v, alias)})` : userVisible(v, alias)));
+  return sql<boolean>`(${sql.join(each, sql` or `)})`;
+}
+
+/** Saved searches are their owner's alone, in the organization they were saved in (alias names the saved_searches row). */
+export function savedSearchVisible(viewer: Viewer, alias = 'ss'): RawBuilder<boolean> {
+  return sql<boolean>`(${col(alias, 'deleted_at')} is null and ${col(alias, 'organization_gid')} = ${viewer.organizationGid} and ${col(alias, 'owner_gid')} = ${viewer.userGid})`;
+}
+
 // --- Decisions about single objects -------------------------------------------------
 
 async function exists(db: Kysely<DB>, query: RawBuilder<{ ok: number }>): Promise<boolean> {
@@ -158,6 +177,14 @@ export async function canSeeTask(db: Kysely<DB>, viewer: Viewer, taskGid: string
 
 export async function canSeeTeam(db: Kysely<DB>, viewer: Viewer, teamGid: string): Promise<boolean> {
   return exists(db, sql<{ ok: number }>`select 1 as ok from teams tm where tm.gid = ${teamGid} and ${teamVisible(viewer, 'tm')}`);
+}
+
+export async function canSeeTag(db: Kysely<DB>, viewer: Viewer, tagGid: string): Promise<boolean> {
+  return exists(db, sql<{ ok: number }>`select 1 as ok from tags tg where tg.gid = ${tagGid} and ${tagVisible(viewer, 'tg')}`);
+}
+
+export async function canSeeCustomField(db: Kysely<DB>, viewer: Viewer, fieldGid: string): Promise<boolean> {
+  return exists(db, sql<{ ok: number }>`select 1 as ok from custom_fields cf where cf.gid = ${fieldGid} and ${customFieldVisible(viewer, 'cf')}`);
 }
 
 /**
@@ -312,6 +339,78 @@ export const canDeleteProjectTemplate = (viewer: Viewer, ownerGid: string | null
 export async function canDeleteTaskTemplate(db: Kysely<DB>, viewer: Viewer, createdBy: string | null, projectGid: string): Promise<boolean> {
   return createdBy === viewer.userGid || (await canEditProject(db, viewer, projectGid));
 }
+
+// --- Organizations and teams ----------------------------------------------------------
+
+/** Creating a team: full members of the organization (the creator becomes its admin). */
+export const canCreateTeam = (viewer: Viewer) => isFullMember(viewer);
+
+/**
+ * Removing someone from the organization: its admins and super admins; a super admin
+ * only by a super admin. (Keeping at least one super admin is the use case's invariant.)
+ */
+export const canRemoveFromOrganization = (viewer: Viewer, targetRole: Role) => isOrgAdmin(viewer) && (targetRole !== 'super_admin' || viewer.role === 'super_admin');
+
+/**
+ * Adding a person to a team the viewer can see (POST /teams/{gid}/addUser):
+ * - those who manage the team (canManageTeam) add anyone, with any is_limited_access;
+ * - anyone else only themselves, as a full member of the organization, to a public team;
+ * - joining oneself adds a membership and never changes one: a limited-access member
+ *   cannot lift their own limitation (or change it at all) by joining again.
+ * Answers 'allowed', 'not_allowed' (403: may not add this person), or
+ * 'access_not_allowed' (403: may join but not change their access).
+ */
+export async function teamAddition(
+  db: Kysely<DB>,
+  viewer: Viewer,
+  team: { gid: string; visibility: TeamVisibility },
+  targetGid: string | null,
+  isLimitedAccess: boolean | undefined,
+): Promise<'allowed' | 'not_allowed' | 'access_not_allowed'> {
+  if (await canManageTeam(db, viewer, team.gid)) return 'allowed';
+  if (!(targetGid === viewer.userGid && team.visibility === 'public' && isFullMember(viewer))) return 'not_allowed';
+  if (isLimitedAccess === undefined) return 'allowed';
+  const current = await db.selectFrom('team_memberships').select('is_limited_access').where('team_gid', '=', team.gid).where('user_gid', '=', viewer.userGid).executeTakeFirst();
+  return current && current.is_limited_access !== isLimitedAccess ? 'access_not_allowed' : 'allowed';
+}
+
+/** Removing a person from a team: anyone may leave; removing others is for those who manage the team (canManageTeam). */
+export async function canRemoveFromTeam(db: Kysely<DB>, viewer: Viewer, teamGid: string, targetGid: string | null): Promise<boolean> {
+  return targetGid === viewer.userGid || canManageTeam(db, viewer, teamGid);
+}
+
+// --- Tags, custom fields, comments, attachments, saved searches -----------------------
+
+/** Creating, changing and deleting tags: full members (guests use the tags they can see). */
+export const canChangeTags = (viewer: Viewer) => isFullMember(viewer);
+
+/** Creating and changing custom field definitions and their enum options: full members. */
+export const canChangeCustomFieldDefinitions = (viewer: Viewer) => isFullMember(viewer);
+
+/**
+ * Editing a comment's text or deleting it: its author only (not organization admins).
+ * Pinning is for anyone who can see the task. Also answers a story's is_editable.
+ */
+export const canChangeComment = (viewer: Pick<Viewer, 'userGid'>, authorGid: string | null) => authorGid !== null && authorGid === viewer.userGid;
+
+export type AttachmentParentRef = { type: 'task' | 'project'; gid: string; organizationGid: string };
+
+/** Attachments are seen with their parent: a task or project the viewer can see, in the viewer's organization. */
+export async function canSeeAttachmentParent(db: Kysely<DB>, viewer: Viewer, parent: AttachmentParentRef): Promise<boolean> {
+  if (parent.organizationGid !== viewer.organizationGid) return false;
+  return parent.type === 'task' ? canSeeTask(db, viewer, parent.gid) : canSeeProject(db, viewer, parent.gid);
+}
+
+/** Adding and deleting attachments: whoever may edit the parent task or project. */
+export async function canEditAttachmentParent(db: Kysely<DB>, viewer: Viewer, parent: AttachmentParentRef): Promise<boolean> {
+  return parent.type === 'task' ? canEditTask(db, viewer, parent.gid) : canEditProject(db, viewer, parent.gid);
+}
+
+/** An attachment still being uploaded (pending) exists for its uploader alone. */
+export const isPendingUploadOf = (viewer: Viewer, uploaderGid: string | null) => uploaderGid !== null && uploaderGid === viewer.userGid;
+
+/** A saved search answers its owner only (others get 404); savedSearchVisible is the same rule for lists. */
+export const isSavedSearchOwner = (principal: Principal, ownerGid: string) => principal.kind === 'user' && principal.user.gid === ownerGid;
 
 // --- Exports (asynchronous) ------------------------------------------------------------
 

@@ -2,7 +2,8 @@
  * Attachments: files (and links) on tasks and projects.
  *
  * - Access follows the parent: whoever can see the task or project sees its attachments;
- *   adding and deleting need edit rights on it (policy.ts decides both). Invisible
+ *   adding and deleting need edit rights on it (policy.ts decides both:
+ *   canSeeAttachmentParent, canEditAttachmentParent, isPendingUploadOf). Invisible
  *   parents and their attachments answer 404.
  * - Bytes live in the blob store under attachments/<organization gid>/<attachment gid>:
  *   no user input ever reaches a key. The client's file name and declared content type
@@ -18,7 +19,7 @@
 import { sql } from 'kysely';
 import { keysetPage, toNumber, type KeysetPage } from '../../db/query.js';
 import type { AttachmentsTable } from '../../db/schema.js';
-import { canEditProject, canEditTask, canSeeProject, canSeeTask, viewerIn, type Viewer } from '../access/policy.js';
+import { canEditAttachmentParent, canSeeAttachmentParent, isPendingUploadOf, viewerIn, type Viewer } from '../access/policy.js';
 import type { Principal } from '../auth/sessions.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequestError, ConflictError, ForbiddenError, HttpError, NotFoundError } from '../errors.js';
@@ -97,19 +98,13 @@ async function findParent(db: Db, gid: string): Promise<AttachmentParent | null>
   return project ? { type: 'project', gid, organizationGid: project.organization_gid } : null;
 }
 
-const canSeeParent = (db: Db, viewer: Viewer, parent: AttachmentParent) =>
-  parent.type === 'task' ? canSeeTask(db, viewer, parent.gid) : canSeeProject(db, viewer, parent.gid);
-
-const canEditParent = (db: Db, viewer: Viewer, parent: AttachmentParent) =>
-  parent.type === 'task' ? canEditTask(db, viewer, parent.gid) : canEditProject(db, viewer, parent.gid);
-
 async function assertParentVisible(db: Db, viewer: Viewer, parent: AttachmentParent): Promise<void> {
-  if (parent.organizationGid !== viewer.organizationGid || !(await canSeeParent(db, viewer, parent))) throw new NotFoundError(`${parent.type === 'task' ? 'Task' : 'Project'} not found`);
+  if (!(await canSeeAttachmentParent(db, viewer, parent))) throw new NotFoundError(`${parent.type === 'task' ? 'Task' : 'Project'} not found`);
 }
 
 async function assertParentEditable(db: Db, viewer: Viewer, parent: AttachmentParent): Promise<void> {
   await assertParentVisible(db, viewer, parent);
-  if (!(await canEditParent(db, viewer, parent))) throw new ForbiddenError(`You can see this ${parent.type} but not change its attachments`);
+  if (!(await canEditAttachmentParent(db, viewer, parent))) throw new ForbiddenError(`You can see this ${parent.type} but not change its attachments`);
 }
 
 /** The viewer and the parent (a task or project the caller can see); 404 otherwise. */
@@ -145,7 +140,7 @@ async function visibleRow(db: Db, principal: Principal, gid: string, options: { 
   const row = await liveRow(db, gid);
   if (!row) throw new NotFoundError('Attachment not found');
   const viewer = await viewerIn(db, principal, row.organization_gid);
-  if (row.upload_state === 'pending' && !(options.pending && row.created_by === viewer.userGid)) throw new NotFoundError('Attachment not found');
+  if (row.upload_state === 'pending' && !(options.pending && isPendingUploadOf(viewer, row.created_by))) throw new NotFoundError('Attachment not found');
   try {
     await assertParentVisible(db, viewer, parentOf(row));
   } catch (error) {

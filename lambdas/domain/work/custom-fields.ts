@@ -4,8 +4,9 @@
  * are written by the task use cases (tasks.ts) and presented by task-views.ts.
  *
  * Access: full members see the organization's custom fields, guests only those used by
- * projects they can see (customFieldVisible); invisible fields answer 404. Only full
- * members create or change definitions and options (403 for guests). Putting a field on
+ * projects they can see (customFieldVisible, canSeeCustomField); invisible fields answer
+ * 404. Only full members create or change definitions and options
+ * (canChangeCustomFieldDefinitions; 403 for guests). Putting a field on
  * a project, or taking it off, needs edit rights on the project (canEditProject).
  *
  * Decisions: names are unique (case-insensitively) among a workspace's live fields, as
@@ -17,7 +18,7 @@
 import { sql } from 'kysely';
 import { keysetPage, type KeysetPage } from '../../db/query.js';
 import type { CustomFieldType } from '../../db/schema.js';
-import { customFieldVisible, isFullMember, viewerIn, type Viewer } from '../access/policy.js';
+import { canChangeCustomFieldDefinitions, canSeeCustomField, customFieldVisible, viewerIn, type Viewer } from '../access/policy.js';
 import type { Principal } from '../auth/sessions.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.js';
@@ -74,12 +75,11 @@ const isEnum = (type: string) => type === 'enum' || type === 'multi_enum';
 // --- Access -----------------------------------------------------------------------
 
 async function assertFieldVisible(db: Db, viewer: Viewer, fieldGid: string): Promise<void> {
-  const found = await sql<{ ok: number }>`select 1 as ok from custom_fields cf where cf.gid = ${fieldGid} and ${customFieldVisible(viewer, 'cf')}`.execute(db);
-  if (!found.rows.length) throw new NotFoundError('Custom field not found');
+  if (!(await canSeeCustomField(db, viewer, fieldGid))) throw new NotFoundError('Custom field not found');
 }
 
 function assertCanChangeDefinitions(viewer: Viewer): void {
-  if (!isFullMember(viewer)) throw new ForbiddenError('Guests cannot create or change custom fields');
+  if (!canChangeCustomFieldDefinitions(viewer)) throw new ForbiddenError('Guests cannot create or change custom fields');
 }
 
 /** The viewer for a custom field the caller can see; 404 otherwise (unknown, deleted, other organization, not visible). */

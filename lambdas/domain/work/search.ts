@@ -8,7 +8,9 @@
  * counts as "in project P" only when P is visible to the viewer (likewise sections and
  * tags), so `projects.not=<private project>` cannot reveal which visible tasks sit in
  * a project the viewer may not see. Unknown, invisible or foreign gids and emails match
- * nothing (no error), so a search is never an oracle for what exists.
+ * nothing (no error), so a search is never an oracle for what exists; assignee.any,
+ * followers.any and followers.not name only users the viewer may see (userVisible), so
+ * they cannot confirm the email of an invisible assignee or follower.
  *
  * Results are keyset-paginated on (missing sort value, sort value, gid): stable pages
  * with bounded size; `searchTasks` answers one page, `searchTaskPages` yields all of
@@ -20,7 +22,7 @@ import { sql, type RawBuilder, type SelectQueryBuilder } from 'kysely';
 import { dateValue, decodeCursor, InvalidCursorError, json, keysetPage, type KeysetColumn } from '../../db/query.js';
 import type { DB } from '../../db/schema.js';
 import type { Principal } from '../auth/sessions.js';
-import { projectVisible, tagVisible, taskVisible, viewerIn, type Viewer } from '../access/policy.js';
+import { isSavedSearchOwner, projectVisible, savedSearchVisible, tagVisible, taskVisible, userVisible, viewerIn, type Viewer } from '../access/policy.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import { iso, type Db } from './common.js';
@@ -176,28 +178,40 @@ function instantFilters(column: string, before: string | undefined, after: strin
   return out;
 }
 
-/** Resolves "me", gids and emails to user gids; unknown emails resolve to nothing. */
-async function resolveUsers(db: Db, viewer: Viewer, refs: readonly UserIdentifier[] | undefined): Promise<string[] | undefined> {
+/**
+ * Resolves "me", gids and emails to user gids; unknown emails resolve to nothing. With
+ * `visibleOnly`, gids and emails resolve only to users the viewer may see (userVisible),
+ * so the filter cannot confirm who an invisible user is (an assignee's email, say).
+ */
+async function resolveUsers(db: Db, viewer: Viewer, refs: readonly UserIdentifier[] | undefined, visibleOnly: boolean): Promise<string[] | undefined> {
   if (!refs) return undefined;
   const out = new Set<string>();
+  const gids: string[] = [];
   const emails: string[] = [];
   for (const ref of refs) {
     if (ref === 'me') out.add(viewer.userGid);
     else if (ref.includes('@')) emails.push(ref.trim().toLowerCase());
-    else out.add(ref);
+    else gids.push(ref);
   }
-  if (emails.length) {
-    const rows = await db.selectFrom('users').select('gid').where(sql<boolean>`lower(email) in (${inList(emails)})`).execute();
-    for (const r of rows) out.add(r.gid);
+  if (!visibleOnly) for (const gid of gids) out.add(gid);
+  const lookup = [...(emails.length ? [sql<boolean>`lower(u.email) in (${inList(emails)})`] : []), ...(visibleOnly && gids.length ? [sql<boolean>`u.gid in (${inList(gids)})`] : [])];
+  if (lookup.length) {
+    let query = db.selectFrom('users as u').select('u.gid').where(or(lookup));
+    if (visibleOnly) query = query.where(userVisible(viewer, 'u'));
+    for (const r of await query.execute()) out.add(r.gid);
   }
   return [...out];
 }
+
+/** The user filters that resolve only to users the viewer may see. */
+/** Every people filter resolves only people the viewer may see, so a filter cannot confirm that an email exists. */
+const VISIBLE_USER_FILTERS: ReadonlySet<keyof SearchFilters> = new Set(['assignee.any', 'assignee.not', 'followers.any', 'followers.not', 'created_by.any', 'created_by.not', 'liked_by.not', 'commented_on_by.not']);
 
 /** The predicates of every filter, combined with AND. */
 async function filterPredicates(db: Db, viewer: Viewer, f: SearchFilters): Promise<RawBuilder<boolean>[]> {
   const where: RawBuilder<boolean>[] = [];
   const [assigneeAny, assigneeNot, followersAny, followersNot, creatorAny, creatorNot, likedByNot, commentedByNot] = await Promise.all(
-    (['assignee.any', 'assignee.not', 'followers.any', 'followers.not', 'created_by.any', 'created_by.not', 'liked_by.not', 'commented_on_by.not'] as const).map((k) => resolveUsers(db, viewer, f[k])),
+    (['assignee.any', 'assignee.not', 'followers.any', 'followers.not', 'created_by.any', 'created_by.not', 'liked_by.not', 'commented_on_by.not'] as const).map((k) => resolveUsers(db, viewer, f[k], VISIBLE_USER_FILTERS.has(k))),
   );
 
   if (f.text !== undefined) {
@@ -404,7 +418,7 @@ export const savedSearchCompact = (v: SavedSearchView) => ({ gid: v.gid, resourc
 export async function ownSavedSearch(db: Db, principal: Principal, gid: string): Promise<{ view: SavedSearchView; viewer: Viewer }> {
   if (principal.kind !== 'user') throw new NotFoundError('Saved search not found');
   const row = await savedSearchQuery(db).where('ss.gid', '=', gid).executeTakeFirst();
-  if (!row || row.owner_gid !== principal.user.gid) throw new NotFoundError('Saved search not found');
+  if (!row || !isSavedSearchOwner(principal, row.owner_gid)) throw new NotFoundError('Saved search not found');
   const viewer = await viewerIn(db, principal, row.org_gid);
   return { view: savedSearchView(row), viewer };
 }
@@ -450,7 +464,7 @@ export async function deleteSavedSearch(deps: AppDeps, principal: Principal, gid
 export async function listSavedSearches(deps: AppDeps, principal: Principal, workspaceGid: string, page: SearchPage): Promise<{ data: SavedSearchView[]; next: string | null }> {
   const db = deps.database.db;
   const viewer = await viewerIn(db, principal, workspaceGid);
-  const query = savedSearchQuery(db).where('ss.owner_gid', '=', viewer.userGid).where('ss.organization_gid', '=', viewer.organizationGid);
+  const query = savedSearchQuery(db).where(savedSearchVisible(viewer, 'ss'));
   const result = await keysetPage(db, query, { keys: [{ column: 'created_at' }, { column: 'gid' }], limit: page.limit, after: page.offset });
   return { data: result.rows.map(savedSearchView), next: result.next };
 }

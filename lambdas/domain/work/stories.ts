@@ -1,6 +1,6 @@
-/** Stories: comments on tasks, with likes. Visible with their task; only the author edits or deletes. */
+/** Stories: comments on tasks, with likes. Visible with their task; only the author edits or deletes (canChangeComment). */
 import { sql } from 'kysely';
-import { canSeeTask, type Viewer } from '../access/policy.js';
+import { canChangeComment, canSeeTask, type Viewer } from '../access/policy.js';
 import type { AppDeps } from '../deps.js';
 import { ForbiddenError, NotFoundError } from '../errors.js';
 import { iso, type Db } from './common.js';
@@ -39,7 +39,7 @@ export async function loadStoryViews(db: Db, gids: string[], viewerGid: string):
       type: 'comment',
       text: s.text,
       is_pinned: s.is_pinned,
-      is_editable: s.created_by === viewerGid,
+      is_editable: canChangeComment({ userGid: viewerGid }, s.created_by),
       is_edited: s.edited_at !== null,
       created_at: iso(s.created_at),
       created_by: s.created_by ? userCompact({ gid: s.created_by, name: s.author_name ?? '' }) : null,
@@ -76,7 +76,7 @@ export async function updateComment(deps: AppDeps, viewer: Viewer, storyGid: str
   const now = deps.clock.now();
   await deps.database.db.transaction().execute(async (db) => {
     const story = await visibleStory(db, viewer, storyGid);
-    if (input.text !== undefined && story.authorGid !== viewer.userGid) throw new ForbiddenError('Only the author can edit a comment');
+    if (input.text !== undefined && !canChangeComment(viewer, story.authorGid)) throw new ForbiddenError('Only the author can edit a comment');
     await db
       .updateTable('stories')
       .set({ ...(input.text !== undefined ? { text: input.text, edited_at: now } : {}), ...(input.is_pinned !== undefined ? { is_pinned: input.is_pinned } : {}), modified_at: now })
@@ -89,7 +89,7 @@ export async function deleteComment(deps: AppDeps, viewer: Viewer, storyGid: str
   const now = deps.clock.now();
   await deps.database.db.transaction().execute(async (db) => {
     const story = await visibleStory(db, viewer, storyGid);
-    if (story.authorGid !== viewer.userGid) throw new ForbiddenError('Only the author can delete a comment');
+    if (!canChangeComment(viewer, story.authorGid)) throw new ForbiddenError('Only the author can delete a comment');
     await db.updateTable('stories').set({ deleted_at: now }).where('gid', '=', storyGid).execute();
   });
 }

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { dateValue, json } from '../../db/query.js';
 import type { AssigneeStatus } from '../../db/schema.js';
 import { users } from '../../db/repositories/users.js';
-import { canAddTaskToProject, canEditTask, canSeeProject, canSeeTask, customFieldVisible, organizationRole, tagVisible, type Viewer } from '../access/policy.js';
+import { canAddTaskToProject, canEditTask, canSeeProject, canSeeTag, canSeeTask, customFieldVisible, organizationRole, type Viewer } from '../access/policy.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequestError, ForbiddenError, GoneError, NotFoundError } from '../errors.js';
 import { nextPosition, positionBetween, type Db } from './common.js';
@@ -324,8 +324,7 @@ export async function removeProject(deps: AppDeps, viewer: Viewer, gid: string, 
 }
 
 async function addTag(db: Db, viewer: Viewer, taskGid: string, tagGid: string, now: Date) {
-  const ok = await sql<{ ok: number }>`select 1 as ok from tags tg where tg.gid = ${tagGid} and ${tagVisible(viewer, 'tg')}`.execute(db);
-  if (!ok.rows.length) throw new NotFoundError('Tag not found');
+  if (!(await canSeeTag(db, viewer, tagGid))) throw new NotFoundError('Tag not found');
   await db.insertInto('task_tags').values({ task_gid: taskGid, tag_gid: tagGid, added_at: now }).onConflict((oc) => oc.doNothing()).execute();
 }
 

@@ -9,7 +9,7 @@
 import { sql } from 'kysely';
 import { keysetPage } from '../../db/query.js';
 import type { Role, TeamVisibility, User } from '../../db/schema.js';
-import { canManageTeam, canSeeTeam, isFullMember, isOrgAdmin, teamVisible, userVisible, viewerIn, type Viewer, invitationRole } from '../access/policy.js';
+import { canCreateTeam, canManageTeam, canRemoveFromTeam, canSeeTeam, teamAddition, teamVisible, userVisible, viewerIn, type Viewer, invitationRole } from '../access/policy.js';
 import { invitationEmail } from '../auth/emails.js';
 import type { LoginContext, Principal } from '../auth/sessions.js';
 import { hashToken, newToken } from '../auth/tokens.js';
@@ -209,7 +209,7 @@ export async function createTeam(deps: AppDeps, principal: Principal, input: Cre
   const gid = deps.ids.gid();
   await deps.database.db.transaction().execute(async (db) => {
     const viewer = await viewerIn(db, principal, input.organization);
-    if (!isFullMember(viewer)) throw new ForbiddenError('Guests cannot create teams');
+    if (!canCreateTeam(viewer)) throw new ForbiddenError('Guests cannot create teams');
     await db
       .insertInto('teams')
       .values({ gid, organization_gid: viewer.organizationGid, name: input.name, description: descriptionOf(input) ?? '', visibility: input.visibility ?? 'request_to_join', created_by: viewer.userGid, created_at: now, modified_at: now })
@@ -299,10 +299,11 @@ export async function inviteToTeam(
 export type AddedToTeam = { kind: 'membership'; membership: Record<string, unknown> } | { kind: 'invitation'; invitation: TeamInvitation };
 
 /**
- * POST /teams/{gid}/addUser. Workspace admins and the team's full members add people;
- * full members may also join public teams themselves. A person already in the team
- * keeps their membership (is_limited_access is updated when given). An email that is
- * not in the organization gets an emailed invitation that also joins the team.
+ * POST /teams/{gid}/addUser. Who may add whom is the policy's teamAddition (workspace
+ * admins and the team's full members add people; full members may also join public
+ * teams themselves, without changing an existing membership). A person already in the
+ * team keeps their membership (is_limited_access is updated when given). An email that
+ * is not in the organization gets an emailed invitation that also joins the team.
  */
 export async function addUserToTeam(deps: AppDeps, principal: Principal, teamGid: string, input: { user: UserRef; is_limited_access?: boolean | undefined }, ctx: LoginContext): Promise<AddedToTeam> {
   if (principal.kind !== 'user') throw new NotFoundError();
@@ -311,19 +312,11 @@ export async function addUserToTeam(deps: AppDeps, principal: Principal, teamGid
     const viewer = await viewerForTeam(db, principal, teamGid);
     const team = await db.selectFrom('teams').select(['gid', 'name', 'visibility']).where('gid', '=', teamGid).executeTakeFirstOrThrow();
     const target = await visibleUser(db, viewer, input.user);
-    const selfJoin = target?.gid === viewer.userGid;
-    const mayManage = await canManageTeam(db, viewer, teamGid);
-    if (!mayManage && !(selfJoin && team.visibility === 'public' && isFullMember(viewer))) {
+    const decision = await teamAddition(db, viewer, team, target?.gid ?? null, input.is_limited_access);
+    if (decision === 'not_allowed') {
       throw new ForbiddenError(team.visibility === 'public' ? "Only the team's members and workspace admins can add other people" : "Only the team's members and workspace admins can add people to this team");
     }
-    if (!mayManage && target) {
-      // Joining a public team oneself adds a membership; it never changes one: a limited-access
-      // member cannot lift their own limitation (that is for the team's full members and admins).
-      const current = await db.selectFrom('team_memberships').select('is_limited_access').where('team_gid', '=', teamGid).where('user_gid', '=', target.gid).executeTakeFirst();
-      if (current && input.is_limited_access !== undefined && input.is_limited_access !== current.is_limited_access) {
-        throw new ForbiddenError("Only the team's full members and workspace admins can change a member's access");
-      }
-    }
+    if (decision === 'access_not_allowed') throw new ForbiddenError("Only the team's full members and workspace admins can change a member's access");
     if (!target) {
       if (!input.user.includes('@')) throw new BadRequestError('No such user in this workspace', [{ message: 'data.user: no such user in this workspace; invite people who are not in it yet by email' }]);
       if (input.is_limited_access) throw new BadRequestError('Limited access cannot be given to someone not in the workspace yet', [{ message: 'data.is_limited_access: add people with limited access once they have joined the workspace' }]);
@@ -345,12 +338,12 @@ export async function addUserToTeam(deps: AppDeps, principal: Principal, teamGid
   return outcome;
 }
 
-/** POST /teams/{gid}/removeUser: workspace admins and the team's full members remove people; anyone may leave. */
+/** POST /teams/{gid}/removeUser: workspace admins and the team's full members remove people; anyone may leave (canRemoveFromTeam). */
 export async function removeUserFromTeam(deps: AppDeps, principal: Principal, teamGid: string, ref: UserRef): Promise<void> {
   await deps.database.db.transaction().execute(async (db) => {
     const viewer = await viewerForTeam(db, principal, teamGid);
     const target = await visibleUser(db, viewer, ref);
-    if (target?.gid !== viewer.userGid) await assertCanManage(db, viewer, teamGid, 'remove people from this team');
+    if (!(await canRemoveFromTeam(db, viewer, teamGid, target?.gid ?? null))) throw new ForbiddenError("Only the team's members and workspace admins can remove people from this team");
     if (!target) throw new BadRequestError('No such user in this workspace', [{ message: 'data.user: no such user in this workspace' }]);
     await db.deleteFrom('team_memberships').where('team_gid', '=', teamGid).where('user_gid', '=', target.gid).execute();
   });

@@ -1,14 +1,15 @@
 /**
  * Workspaces (our organizations), their users and workspace memberships.
  *
- * Who may see what comes from the access policy (viewerIn, userVisible, isOrgAdmin,
- * canSeeTeam); this module only combines those predicates. Objects the caller may not
- * see answer 404; visible things the caller may not change answer 403.
+ * Who may see what comes from the access policy (viewerIn, userVisible, userVisibleToAny,
+ * isOrgAdmin, canRemoveFromOrganization, canSeeTeam); this module only combines those
+ * predicates. Objects the caller may not see answer 404; visible things the caller may
+ * not change answer 403.
  */
 import { sql, type RawBuilder } from 'kysely';
 import { keysetPage } from '../../db/query.js';
 import type { Role } from '../../db/schema.js';
-import { ADMIN_ROLES, canSeeTeam, isOrgAdmin, userVisible, viewerIn, type Viewer } from '../access/policy.js';
+import { ADMIN_ROLES, canRemoveFromOrganization, canSeeTeam, isOrgAdmin, userVisible, userVisibleToAny, viewerIn, type Viewer } from '../access/policy.js';
 import { invite } from '../auth/accounts.js';
 import type { LoginContext, Principal } from '../auth/sessions.js';
 import { recordAudit } from '../audit.js';
@@ -51,13 +52,6 @@ export async function callerViewers(db: Db, principal: Principal): Promise<Viewe
   const viewers: Viewer[] = [];
   for (const o of orgs) viewers.push(await viewerIn(db, principal, o.organization_gid));
   return viewers;
-}
-
-/** The user row (alias) is visible to at least one of the viewers; with orgColumn, in that row's organization. */
-export function visibleToAny(viewers: Viewer[], alias: string, orgColumn?: string): RawBuilder<boolean> {
-  if (viewers.length === 0) return sql<boolean>`false`;
-  const each = viewers.map((v) => (orgColumn ? sql`(${sql.ref(orgColumn)} = ${v.organizationGid} and ${userVisible(v, alias)})` : userVisible(v, alias)));
-  return sql<boolean>`(${sql.join(each, sql` or `)})`;
 }
 
 const isEmailRef = (ref: UserRef) => ref.includes('@');
@@ -114,7 +108,7 @@ export async function userViews(db: Db, viewers: Viewer[], rows: UserRow[]): Pro
     )
     .where('m.removed_at', 'is', null)
     .where('o.deleted_at', 'is', null)
-    .where(visibleToAny(viewers, 'u', 'm.organization_gid'))
+    .where(userVisibleToAny(viewers, 'u', 'm.organization_gid'))
     .orderBy('o.name')
     .orderBy('o.gid')
     .execute();
@@ -198,7 +192,7 @@ export async function listUsers(db: Db, principal: Principal, filter: { workspac
     query = query.where(userVisible(await viewerIn(db, principal, filter.workspace), 'u'));
   } else {
     const viewers = await callerViewers(db, principal);
-    query = query.where((eb) => eb.or([eb('u.gid', '=', principal.user.gid), visibleToAny(viewers, 'u')])).where('u.deleted_at', 'is', null);
+    query = query.where((eb) => eb.or([eb('u.gid', '=', principal.user.gid), userVisibleToAny(viewers, 'u')])).where('u.deleted_at', 'is', null);
   }
   const result = await keysetPage(db, query, { ...userKeys, limit: page.limit, after: page.offset });
   return { data: await usersAnswer(db, full ? await callerViewers(db, principal) : [], result.rows, full), next: result.next };
@@ -217,7 +211,7 @@ export async function getUser(db: Db, principal: Principal, ref: UserRef, worksp
     .select(['u.gid', 'u.name', 'u.email'])
     .where(userRefMatches(principal.user.gid, ref))
     .where('u.deleted_at', 'is', null)
-    .where(self && !workspace ? sql<boolean>`true` : visibleToAny(viewers, 'u'))
+    .where(self && !workspace ? sql<boolean>`true` : userVisibleToAny(viewers, 'u'))
     .executeTakeFirst();
   if (!row) throw new NotFoundError('User not found');
   return (await userViews(db, viewers, [row]))[0]!;
@@ -279,9 +273,9 @@ export async function getWorkspaceMembership(db: Db, principal: Principal, membe
 export async function listUserWorkspaceMemberships(db: Db, principal: Principal, ref: UserRef, page: PageRequest, full: boolean): Promise<Listed> {
   if (principal.kind !== 'user') throw new NotFoundError();
   const viewers = await callerViewers(db, principal);
-  const target = await db.selectFrom('users as u').select('u.gid').where(userRefMatches(principal.user.gid, ref)).where('u.deleted_at', 'is', null).where(visibleToAny(viewers, 'u')).executeTakeFirst();
+  const target = await db.selectFrom('users as u').select('u.gid').where(userRefMatches(principal.user.gid, ref)).where('u.deleted_at', 'is', null).where(userVisibleToAny(viewers, 'u')).executeTakeFirst();
   if (!target) throw new NotFoundError('User not found');
-  const query = membershipQuery(db).where('m.user_gid', '=', target.gid).where(visibleToAny(viewers, 'u', 'm.organization_gid'));
+  const query = membershipQuery(db).where('m.user_gid', '=', target.gid).where(userVisibleToAny(viewers, 'u', 'm.organization_gid'));
   const result = await keysetPage(db, query, { ...membershipKeys, limit: page.limit, after: page.offset });
   return { data: result.rows.map((m) => membershipView(m, full)), next: result.next };
 }
@@ -343,8 +337,8 @@ export async function removeUserFromWorkspace(deps: AppDeps, principal: Principa
     if (!isOrgAdmin(viewer)) throw new ForbiddenError('Only admins of this workspace can remove people');
     const target = await requireVisibleUser(db, viewer, ref);
     const membership = await db.selectFrom('organization_memberships').select(['gid', 'role']).where('organization_gid', '=', workspaceGid).where('user_gid', '=', target.gid).where('removed_at', 'is', null).executeTakeFirstOrThrow();
+    if (!canRemoveFromOrganization(viewer, membership.role)) throw new ForbiddenError('Only super admins can remove a super admin');
     if (membership.role === 'super_admin') {
-      if (viewer.role !== 'super_admin') throw new ForbiddenError('Only super admins can remove a super admin');
       const others = await db.selectFrom('organization_memberships').select('gid').where('organization_gid', '=', workspaceGid).where('role', '=', 'super_admin').where('removed_at', 'is', null).where('user_gid', '<>', target.gid).executeTakeFirst();
       if (!others) throw new ConflictError('The last super admin of a workspace cannot be removed');
     }

@@ -1,8 +1,7 @@
 /** Tags: organization-wide labels on tasks. */
-import { sql } from 'kysely';
 import { z } from 'zod';
 import { keysetPage } from '../../db/query.js';
-import { isFullMember, tagVisible, viewerIn, type Viewer } from '../../domain/access/policy.js';
+import { canChangeTags, canSeeTag, tagVisible, viewerIn, type Viewer } from '../../domain/access/policy.js';
 import type { AppDeps } from '../../domain/deps.js';
 import { ForbiddenError, NotFoundError } from '../../domain/errors.js';
 import { iso, viewerForObject } from '../../domain/work/common.js';
@@ -24,13 +23,12 @@ async function tagAnswer(deps: AppDeps, tagGid: string, baseUrl: string) {
 
 async function visibleTag(deps: AppDeps, principal: UserPrincipal, tagGid: string): Promise<Viewer> {
   const viewer = await viewerForObject(deps.database.db, principal, 'tags', tagGid);
-  const ok = await sql<{ ok: number }>`select 1 as ok from tags tg where tg.gid = ${tagGid} and ${tagVisible(viewer, 'tg')}`.execute(deps.database.db);
-  if (!ok.rows.length) throw new NotFoundError('Tag not found');
+  if (!(await canSeeTag(deps.database.db, viewer, tagGid))) throw new NotFoundError('Tag not found');
   return viewer;
 }
 
 async function createTag(deps: AppDeps, viewer: Viewer, body: { name: string; color?: string | null; notes?: string | undefined }) {
-  if (!isFullMember(viewer)) throw new ForbiddenError('Guests cannot create tags');
+  if (!canChangeTags(viewer)) throw new ForbiddenError('Guests cannot create tags');
   const tagGid = deps.ids.gid();
   await deps.database.db.insertInto('tags').values({ gid: tagGid, organization_gid: viewer.organizationGid, name: body.name, color: body.color ?? null, notes: body.notes ?? '', created_by: viewer.userGid, created_at: deps.clock.now() }).execute();
   return tagGid;
@@ -131,12 +129,10 @@ export const tagRoutes = [
     responses: { 200: { description: 'The tag', schema: dataBody(tagSchema) } },
     async handle({ principal, params, body, meta, deps }) {
       const viewer = await visibleTag(deps, principal, params.tag_gid);
-      if (!isFullMember(viewer)) throw new ForbiddenError('Guests cannot change tags');
-      await deps.database.db
-        .updateTable('tags')
-        .set({ ...(body.name !== undefined ? { name: body.name } : {}), ...(body.color !== undefined ? { color: body.color } : {}), ...(body.notes !== undefined ? { notes: body.notes } : {}) })
-        .where('gid', '=', params.tag_gid)
-        .execute();
+      if (!canChangeTags(viewer)) throw new ForbiddenError('Guests cannot change tags');
+      const changes = { ...(body.name !== undefined ? { name: body.name } : {}), ...(body.color !== undefined ? { color: body.color } : {}), ...(body.notes !== undefined ? { notes: body.notes } : {}) };
+      // An empty update ({"data": {}}) changes nothing; an UPDATE without SET would be a syntax error (500).
+      if (Object.keys(changes).length) await deps.database.db.updateTable('tags').set(changes).where('gid', '=', params.tag_gid).execute();
       return { kind: 'data', data: await tagAnswer(deps, params.tag_gid, meta.baseUrl) };
     },
   }),
@@ -152,7 +148,7 @@ export const tagRoutes = [
     responses: { 200: { description: 'Deleted', schema: dataBody(z.object({})) } },
     async handle({ principal, params, deps }) {
       const viewer = await visibleTag(deps, principal, params.tag_gid);
-      if (!isFullMember(viewer)) throw new ForbiddenError('Guests cannot delete tags');
+      if (!canChangeTags(viewer)) throw new ForbiddenError('Guests cannot delete tags');
       await deps.database.db.updateTable('tags').set({ deleted_at: deps.clock.now() }).where('gid', '=', params.tag_gid).execute();
       return { kind: 'data', data: {} };
     },

@@ -3,7 +3,7 @@ import { sql, type SelectQueryBuilder } from 'kysely';
 import { z } from 'zod';
 import { keysetPage, type KeysetColumn } from '../../db/query.js';
 import type { DB } from '../../db/schema.js';
-import { canSeeProject, taskVisible, tagVisible, viewerIn, type Viewer } from '../../domain/access/policy.js';
+import { canSeeProject, canSeeTag, taskVisible, viewerIn, type Viewer } from '../../domain/access/policy.js';
 import { viewerForObject } from '../../domain/work/common.js';
 import { taskCompact } from '../../domain/work/present.js';
 import { loadTaskViews } from '../../domain/work/task-views.js';
@@ -475,8 +475,7 @@ export const tagTasksRoute = defineRoute({
     const { principal, params, deps } = input;
     const db = deps.database.db;
     const viewer = await viewerForObject(db, principal, 'tags', params.tag_gid);
-    const visible = await sql<{ ok: number }>`select 1 as ok from tags tg where tg.gid = ${params.tag_gid} and ${tagVisible(viewer, 'tg')}`.execute(db);
-    if (!visible.rows.length) throw new NotFoundError('Tag not found');
+    if (!(await canSeeTag(db, viewer, params.tag_gid))) throw new NotFoundError('Tag not found');
     const base = db.selectFrom('tasks as t').innerJoin('task_tags as tt', 'tt.task_gid', 't.gid').select(['t.gid', 't.name', 't.resource_subtype', 'tt.added_at']).where('tt.tag_gid', '=', params.tag_gid);
     return taskPage(input, viewer, base, [{ column: 'added_at' }, { column: 'gid' }]);
   },
