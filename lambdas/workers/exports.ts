@@ -150,11 +150,14 @@ export async function runExportStep(deps: WorkerDeps, message: ExportMessage, re
     return await new ExportRun(deps, job, remainingMs, options).run();
   } catch (error) {
     // Give the claim back so the retry need not wait for the lease; keep the checkpoint.
+    // Only while the job runs: the error may come after the job ended (the COMMIT that
+    // finished it committed and its answer was lost), which must not mark it failed.
     await db
       .updateTable('export_jobs')
       .set({ lease_until: null, last_error: error instanceof Error ? `${error.name}`.slice(0, 500) : 'failed' })
       .where('gid', '=', job.gid)
       .where('invocations', '=', job.invocations)
+      .where('state', '=', 'started')
       .execute()
       .catch(() => undefined);
     throw error;
