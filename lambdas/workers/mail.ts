@@ -44,7 +44,14 @@ export function createMailWorker(deps: MailDeps): WorkerHandler {
 export async function deliver(deps: MailDeps, gid: string): Promise<boolean> {
   const db = deps.database.db;
   const now = deps.clock.now();
-  const message = await outbox.claim(db, { gid, now, leaseSeconds: LEASE_SECONDS });
+  let message: Awaited<ReturnType<typeof outbox.claim>>;
+  try {
+    message = await outbox.claim(db, { gid, now, leaseSeconds: LEASE_SECONDS });
+  } catch (error) {
+    // Only this record is retried, not the whole batch.
+    logger.warn('mail delivery: could not claim the message; will retry', { outbox_gid: gid, error: error as Error });
+    return false;
+  }
   // Already sent, leased by another worker, or not due yet: nothing to do here.
   if (!message) return true;
   try {
