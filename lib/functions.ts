@@ -8,6 +8,7 @@
  *
  * The snapshot copier is not here: it belongs to the backup stack and has its own grants.
  */
+import type { FunctionGroup } from '../lambdas/http/route-groups.js';
 import { DEAD_LETTER_WORKER_TIMEOUT_SECONDS, WORKER_TIMEOUT_SECONDS, type BucketPrefix, type QueueName } from './config.js';
 
 /**
@@ -19,8 +20,12 @@ import { DEAD_LETTER_WORKER_TIMEOUT_SECONDS, WORKER_TIMEOUT_SECONDS, type Bucket
 export type BucketAccess = 'read' | 'read-write' | 'delete';
 
 export type Invocation =
-  /** Behind API Gateway: the proxy integration of every route of the route table. */
-  | { kind: 'api' }
+  /**
+   * Behind API Gateway: the proxy integration of the routes of one function group
+   * (lambdas/http/route-groups.ts); its handler serves routesFor(group). Exactly one
+   * function per group.
+   */
+  | { kind: 'api'; group: FunctionGroup }
   /** The REQUEST authorizer of every route whose auth is not 'none'. */
   | { kind: 'authorizer' }
   /** During each deployment that changes it, through a CDK Trigger, after the database exists. */
@@ -78,15 +83,41 @@ export interface FunctionSpec {
 export const FUNCTIONS = {
   api: {
     entry: 'lambdas/handlers/api.ts',
-    description: 'Asana-compatible REST API (every route of the route table)',
+    description: 'Asana-compatible REST API: every route the auth and exports functions do not serve',
     memoryMb: 1024,
     timeoutSeconds: 29, // API Gateway's integration timeout
-    invoke: { kind: 'api' },
+    invoke: { kind: 'api', group: 'api' },
     awsDeps: true,
-    // Exports: ad-hoc files it writes itself and signed downloads; attachments: uploads
-    // (direct, signed and multipart), signed downloads, deletion; export jobs and outbox
-    // mail; sessions and login alerts.
-    uses: { database: true, exportBucket: { exports: 'read-write', attachments: 'read-write' }, sendsTo: ['exports', 'mail'], appSecret: true, http: true },
+    // Attachments: uploads (direct, signed and multipart), signed downloads, deletion; no
+    // exports/ (the exports function has those routes). Mail: organization and team
+    // invitations through the outbox (nothing here sends to the exports queue). App
+    // secret: the SSO settings' encrypted client secrets.
+    uses: { database: true, exportBucket: { attachments: 'read-write' }, sendsTo: ['mail'], appSecret: true, http: true },
+  },
+  auth: {
+    entry: 'lambdas/handlers/auth.ts',
+    description: 'Identity routes: sign-up, login, logout, passwords, invitation acceptance, not-me links, SSO (OIDC, SAML), sessions and login history',
+    // scrypt (N=2^17, r=8: 128 MiB per hash) is CPU-bound: 1769 MB is one full vCPU.
+    memoryMb: 1769,
+    timeoutSeconds: 29, // API Gateway's integration timeout
+    invoke: { kind: 'api', group: 'auth' },
+    awsDeps: true,
+    // Sessions and login detection (the HMAC key of the app secret), login alerts, password
+    // reset and not-me mail through the outbox; no bucket.
+    uses: { database: true, sendsTo: ['mail'], appSecret: true, http: true },
+  },
+  exports: {
+    entry: 'lambdas/handlers/exports.ts',
+    description: 'Synchronous exports (project, My tasks, saved searches; JSON and CSV) and the export job routes (request, status, download)',
+    memoryMb: 2048,
+    timeoutSeconds: 29, // API Gateway's integration timeout
+    invoke: { kind: 'api', group: 'exports' },
+    awsDeps: true,
+    // exports/: large synchronous exports written under exports/adhoc/ and signed; export
+    // job files under exports/jobs/ signed for download. Requests for export jobs go to the
+    // exports queue. No mail (the worker sends the link) and no app secret (nothing here
+    // reads it).
+    uses: { database: true, exportBucket: { exports: 'read-write' }, sendsTo: ['exports'], http: true },
   },
   authorizer: {
     entry: 'lambdas/handlers/authorizer.ts',

@@ -1,9 +1,11 @@
 /**
  * The REST API built from the route table (lambdas/http/route-table.ts, the same table
  * the local server uses): one API Gateway resource and method per route under
- * /api/1.0, each a Lambda proxy integration to the API function. Access logs,
- * execution logging (errors, never bodies), X-Ray, stage throttling, request
- * validation, and Asana-shaped error bodies for the answers API Gateway gives itself.
+ * /api/1.0, each a Lambda proxy integration to the function of its group
+ * (lambdas/http/route-groups.ts: auth, exports or api; one invoke permission per
+ * function for the whole API). Access logs, execution logging (errors, never bodies),
+ * X-Ray, stage throttling, request validation, and Asana-shaped error bodies for the
+ * answers API Gateway gives itself.
  *
  * Every route adds resources (its method, and path resources), so they do not live in
  * the stack that holds the API: they are spread over API_ROUTE_STACKS nested stacks by
@@ -18,6 +20,7 @@ import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { functionGroup, type FunctionGroup } from '../../lambdas/http/route-groups.js';
 import { apiRoutes } from '../../lambdas/http/route-table.js';
 import { API_BASE_PATH, API_ROUTE_STACKS, API_STAGE } from '../config.js';
 import { acknowledge } from './nag.js';
@@ -32,6 +35,8 @@ export interface ApiRoute {
   auth: string;
   /** Whether the route takes a JSON body ({"data": ...}). */
   hasBody: boolean;
+  /** The function that serves it (lambdas/http/route-groups.ts). */
+  group: FunctionGroup;
 }
 
 /** The deployed routes of the route table, as API Gateway sees them. */
@@ -42,6 +47,7 @@ export function routeTableRoutes(): ApiRoute[] {
     operationId: route.operationId,
     auth: route.auth,
     hasBody: route.request.body !== undefined,
+    group: functionGroup(route),
   }));
 }
 
@@ -60,10 +66,11 @@ export function routeStackOf(segment: string, stacks: number = API_ROUTE_STACKS)
 export interface RouteApiProps {
   name: string;
   routes: ApiRoute[];
-  handler: lambda.IFunction;
+  /** The function of each group that has routes (each route's integration is its group's). */
+  handlers: Partial<Record<FunctionGroup, lambda.IFunction>>;
   /**
    * The REQUEST authorizer for routes whose auth is not 'none'. Without it those routes
-   * are still authenticated: by the API function, with the same token check.
+   * are still authenticated: by the function that serves them, with the same token check.
    */
   authorizer?: lambda.IFunction;
   accessLogs: logs.ILogGroup;
@@ -85,6 +92,9 @@ export class RouteApi extends Construct {
   constructor(scope: Construct, id: string, props: RouteApiProps) {
     super(scope, id);
     if (props.routes.length === 0) throw new Error('The route table has no API routes');
+    for (const route of props.routes) {
+      if (!props.handlers[route.group]) throw new Error(`No function serves the ${route.group} routes (${route.operationId}, ${route.method} ${route.path}, is one)`);
+    }
 
     this.api = new apigw.RestApi(this, 'Api', {
       restApiName: props.name,
@@ -143,9 +153,15 @@ export class RouteApi extends Construct {
       schema: { schema: apigw.JsonSchemaVersion.DRAFT4, type: apigw.JsonSchemaType.OBJECT, required: ['data'], properties: { data: {} } },
     });
 
-    // One permission for the whole API: per-method permissions would outgrow the
-    // function's 20 KB resource policy as the route table grows.
-    const integration = new apigw.LambdaIntegration(props.handler, { proxy: true, scopePermissionToMethod: false });
+    // One integration per function, and one permission per function for the whole API:
+    // per-method permissions would outgrow a function's 20 KB resource policy as the route
+    // table grows.
+    const integrations = new Map<FunctionGroup, apigw.LambdaIntegration>();
+    const integrationOf = (group: FunctionGroup): apigw.LambdaIntegration => {
+      let integration = integrations.get(group);
+      if (!integration) integrations.set(group, (integration = new apigw.LambdaIntegration(props.handlers[group]!, { proxy: true, scopePermissionToMethod: false })));
+      return integration;
+    };
 
     // No identity sources and no caching: a cached REQUEST authorizer answers 401 by
     // itself when an identity source is missing, which would break cookie-only GETs
@@ -187,7 +203,7 @@ export class RouteApi extends Construct {
       this.routeStacks.set(index, stack);
       for (const segment of segments) {
         const top = new apigw.Resource(stack, segment, { parent: base, pathPart: segment });
-        for (const route of bySegment.get(segment)!) this.addRoute(route, route.path === `/${segment}` ? top : top.resourceForPath(route.path.slice(segment.length + 2)), { integration, validator, envelope });
+        for (const route of bySegment.get(segment)!) this.addRoute(route, route.path === `/${segment}` ? top : top.resourceForPath(route.path.slice(segment.length + 2)), { integration: integrationOf(route.group), validator, envelope });
       }
     }
 
@@ -233,7 +249,7 @@ export class RouteApi extends Construct {
     const why =
       route.auth === 'none'
         ? `${route.operationId} (${route.method} ${route.path}) is public in the route table (auth 'none')`
-        : `${route.operationId} (${route.method} ${route.path}) is authenticated by the API function itself (auth '${route.auth}', same token check as the authorizer)`;
+        : `${route.operationId} (${route.method} ${route.path}) is authenticated by the ${route.group} function itself (auth '${route.auth}', same token check as the authorizer)`;
     acknowledge(method, 'AwsSolutions-APIG4', `${why}; API Gateway adds no authorizer to it.`);
     acknowledge(method, 'AwsSolutions-COG4', `${why}; the API uses its own opaque tokens, not Cognito user pools.`);
   }

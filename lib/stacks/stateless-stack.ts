@@ -1,7 +1,8 @@
 /**
  * Primary region, everything that can be redeployed freely: the functions of
- * lib/functions.ts (API, authorizer, queue workers, the exports dead-letter consumer,
- * schedules), the REST API built from the route table (its routes in nested stacks)
+ * lib/functions.ts (the auth, exports and api functions behind the API, authorizer, queue
+ * workers, the exports dead-letter consumer, schedules), the REST API built from the
+ * route table (its routes in nested stacks, each integrated with its group's function)
  * with its WAF and WAF logs, the migrations trigger, and the alarms (dead-letter queues,
  * i.e. failed exports and undeliverable mail; worker errors; API 5xx rate; SES bounce and
  * complaint rates) on an SNS topic emailed to the alarm address.
@@ -20,6 +21,7 @@ import { AlarmTopic } from '../constructs/alarm-topic.js';
 import { ApiFirewall } from '../constructs/api-firewall.js';
 import { AppFunction, ENV, type PrefixGrant } from '../constructs/app-function.js';
 import { RouteApi, routeTableRoutes, type ApiRoute } from '../constructs/route-api.js';
+import { FUNCTION_GROUPS, type FunctionGroup } from '../../lambdas/http/route-groups.js';
 import { FUNCTIONS, type FunctionSpec } from '../functions.js';
 import { BaseStack, type BaseStackProps } from './base-stack.js';
 import type { StatefulStack } from './stateful-stack.js';
@@ -52,7 +54,8 @@ export class StatelessStack extends BaseStack {
     this.alarms = new AlarmTopic(this, 'Alarms', { email: config.alarmEmail, description: `${config.appName} alarms` });
 
     const exportBucketName = names(config).exportBucket(this.account, this.region);
-    let apiFunction: AppFunction | undefined;
+    /** Function group -> the function behind API Gateway that serves its routes. */
+    const apiFunctions = new Map<FunctionGroup, { name: string; fn: AppFunction }>();
     let authorizerFunction: AppFunction | undefined;
     /** Queue -> the function that consumes its dead-letter queue. */
     const deadLetterConsumers = new Map<QueueName, string>();
@@ -93,10 +96,13 @@ export class StatelessStack extends BaseStack {
       // How it is invoked.
       const invoke = spec.invoke;
       switch (invoke.kind) {
-        case 'api':
-          if (apiFunction) throw new Error(`Two functions serve the API: ${name} and another; the route table has one handler`);
-          apiFunction = fn;
+        case 'api': {
+          if (!(FUNCTION_GROUPS as readonly string[]).includes(invoke.group)) throw new Error(`${name} serves the unknown function group ${invoke.group} (lambdas/http/route-groups.ts has ${FUNCTION_GROUPS.join(', ')})`);
+          const other = apiFunctions.get(invoke.group);
+          if (other) throw new Error(`Two functions serve the ${invoke.group} routes: ${other.name} and ${name}`);
+          apiFunctions.set(invoke.group, { name, fn });
           break;
+        }
         case 'authorizer':
           if (authorizerFunction) throw new Error(`Two authorizer functions: ${name} and another`);
           authorizerFunction = fn;
@@ -154,14 +160,21 @@ export class StatelessStack extends BaseStack {
           break;
       }
     }
-    if (!apiFunction) throw new Error("No function has invoke.kind 'api'");
-
     // --- API and its firewall --------------------------------------------------------------
+    const routes = props.routes ?? routeTableRoutes();
+    // Every group with routes has its function (RouteApi checks that too, per route); a
+    // function whose group has no route would never be invoked.
+    for (const group of FUNCTION_GROUPS) {
+      const has = routes.some((route) => route.group === group);
+      const served = apiFunctions.get(group);
+      if (has && !served) throw new Error(`No function serves the ${group} routes: add one with invoke { kind: 'api', group: '${group}' }`);
+      if (!has && served) throw new Error(`${served.name} serves the ${group} routes, but the route table has none`);
+    }
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', { retention: logRetention });
     this.api = new RouteApi(this, 'Api', {
       name: `${config.appName}-api`,
-      routes: props.routes ?? routeTableRoutes(),
-      handler: apiFunction.fn,
+      routes,
+      handlers: Object.fromEntries([...apiFunctions].map(([group, { fn }]) => [group, fn.fn])),
       ...(authorizerFunction ? { authorizer: authorizerFunction.fn } : {}),
       accessLogs,
       throttle: { rateLimit: config.apiThrottleRateLimit, burstLimit: config.apiThrottleBurstLimit },

@@ -23,7 +23,8 @@ let people: { superAdmin: Person; admin: Person; member: Person; guest: Person }
 let outsider: Person;
 
 beforeAll(async () => {
-  h = await identityHarness();
+  // Sessions outlive the clock jumps of the link-lifetime test.
+  h = await identityHarness({ auth: { sessionIdleSeconds: 400 * 86_400, sessionAbsoluteSeconds: 400 * 86_400 } });
   dir = await mkdtemp(join(tmpdir(), 'export-jobs-'));
   h.deps.blobs = new LocalBlobs({ root: dir, baseUrl: 'https://tasks.example.test', secret: 'export-jobs', clock: h.clock });
   const a = await organizationWithRoles(h, 'Jobs Org');

@@ -3,7 +3,8 @@
  * entry no deployed function has (a read-only user of exports/ on a schedule), the
  * stateless stack wires each from its entry alone, and the app still passes every check.
  * The table is checked: workers must fit their queue's visibility timeout, a dead-letter
- * consumer needs a dead-letter queue sized for it, and exactly one function serves the API.
+ * consumer needs a dead-letter queue sized for it, and exactly one function serves each
+ * route group (lambdas/http/route-groups.ts).
  * Synthesized once.
  */
 import { beforeAll, describe, expect, test } from '@jest/globals';
@@ -137,9 +138,13 @@ describe('the table is checked', () => {
     }
   });
 
-  test('exactly one API function', () => {
+  test('exactly one function per route group behind the API', () => {
+    const { auth: _auth, ...withoutAuth } = FUNCTIONS;
+    expect(() => build(withoutAuth)).toThrow("No function serves the auth routes: add one with invoke { kind: 'api', group: 'auth' }");
     const { api: _api, ...withoutApi } = FUNCTIONS;
-    expect(() => build(withoutApi)).toThrow(/No function has invoke.kind 'api'/);
-    expect(() => build({ ...FUNCTIONS, api2: FUNCTIONS.api })).toThrow(/Two functions serve the API/);
+    expect(() => build(withoutApi)).toThrow(/No function serves the api routes/);
+    expect(() => build({ ...FUNCTIONS, exports2: FUNCTIONS.exports })).toThrow('Two functions serve the exports routes: exports and exports2');
+    const unknown = { ...FUNCTIONS.api, invoke: { kind: 'api', group: 'billing' } } as unknown as FunctionSpec;
+    expect(() => build({ ...FUNCTIONS, billing: unknown })).toThrow(/serves the unknown function group billing/);
   });
 });

@@ -3,13 +3,15 @@
  * stable hash of their first path segment, so the stack that holds the API does not grow
  * with routes, a table several times today's still fits every stack under the budget,
  * adding routes never moves existing ones between stacks, and every route change
- * redeploys the stage. Fast: only the API construct, without the app's checks.
+ * redeploys the stage; each route's integration is the function of its group. Fast: only
+ * the API construct, without the app's checks.
  */
 import { describe, expect, test } from '@jest/globals';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Stack, type CfnResource } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import { FUNCTION_GROUPS, functionGroup, type FunctionGroup } from '../../lambdas/http/route-groups.js';
 import { API_ROUTE_STACKS, STACK_RESOURCE_BUDGET } from '../../lib/config.js';
 import { RouteApi, routeSegment, routeStackOf, routeTableRoutes, type ApiRoute } from '../../lib/constructs/route-api.js';
 import { deployedMethods, routeStacksOf } from './support.js';
@@ -20,10 +22,11 @@ function synth(routes: ApiRoute[]) {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'Api', { env: { region: 'us-east-1' } });
   const fn = (id: string) => new lambda.Function(stack, id, { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => ({})') });
+  const handlers = Object.fromEntries(FUNCTION_GROUPS.map((group) => [group, fn(`${group}Handler`)])) as Record<FunctionGroup, lambda.Function>;
   const api = new RouteApi(stack, 'Api', {
     name: 'test-api',
     routes,
-    handler: fn('Handler'),
+    handlers,
     authorizer: fn('Authorizer'),
     accessLogs: new logs.LogGroup(stack, 'AccessLogs'),
     throttle: { rateLimit: 10, burstLimit: 20 },
@@ -40,6 +43,9 @@ function synth(routes: ApiRoute[]) {
     placement: Object.fromEntries(methods.map((m) => [m.route, `${m.stack.stack.node.id} ${Object.entries(m.stack.template.findResources('AWS::ApiGateway::Method')).find(([, r]) => r.Properties.OperationName === m.properties.OperationName)![0]}`])),
     deployment: Object.keys(parent.findResources('AWS::ApiGateway::Deployment'))[0]!,
     methods,
+    parent,
+    /** Group -> the logical id of its function in the parent. */
+    handlerIds: Object.fromEntries(FUNCTION_GROUPS.map((group) => [group, stack.getLogicalId(handlers[group].node.defaultChild as CfnResource)])) as Record<FunctionGroup, string>,
   };
 }
 
@@ -74,6 +80,28 @@ describe('routes in nested stacks', () => {
     expect(today.methods.map((m) => m.route).sort()).toEqual(ROUTES.map((r) => `${r.method} /api/1.0${r.path}`).sort());
   });
 
+  test("each route's integration is its group's function, with one invoke permission per function for the whole API", () => {
+    expect(new Set(ROUTES.map((r) => r.group))).toEqual(new Set(FUNCTION_GROUPS));
+    for (const route of ROUTES) {
+      expect(route.group).toBe(functionGroup(route));
+      const method = today.methods.find((m) => m.route === `${route.method} /api/1.0${route.path}`)!;
+      const uri = JSON.stringify((method.properties.Integration as { Uri: unknown }).Uri);
+      const targets = FUNCTION_GROUPS.filter((group) => uri.includes(JSON.stringify({ 'Fn::GetAtt': [today.handlerIds[group], 'Arn'] })));
+      expect([route.operationId, targets]).toEqual([route.operationId, [route.group]]);
+    }
+    for (const group of FUNCTION_GROUPS) today.parent.resourcePropertiesCountIs('AWS::Lambda::Permission', { FunctionName: { 'Fn::GetAtt': [today.handlerIds[group], 'Arn'] } }, 1);
+  });
+
+  test('a route whose group has no function is refused', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Api', { env: { region: 'us-east-1' } });
+    const handler = new lambda.Function(stack, 'Handler', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => ({})') });
+    const first = ROUTES.find((r) => r.group === 'auth')!;
+    expect(() => new RouteApi(stack, 'Api', { name: 'x', routes: ROUTES, handlers: { api: handler, exports: handler }, accessLogs: new logs.LogGroup(stack, 'Logs'), throttle: { rateLimit: 1, burstLimit: 1 } })).toThrow(
+      `No function serves the auth routes (${first.operationId}, ${first.method} ${first.path}, is one)`,
+    );
+  });
+
   test('three times as many routes: the parent does not grow and every stack stays under the budget', () => {
     const big = synth(grown(2));
     expect(big.methods.length).toBe(3 * ROUTES.length);
@@ -83,7 +111,7 @@ describe('routes in nested stacks', () => {
   });
 
   test('adding routes moves no existing route (same stack, same logical id) and redeploys the stage', () => {
-    const more = synth([...ROUTES, { method: 'GET', path: '/widgets/{widget_gid}', operationId: 'getWidget', auth: 'user', hasBody: false }]);
+    const more = synth([...ROUTES, { method: 'GET', path: '/widgets/{widget_gid}', operationId: 'getWidget', auth: 'user', hasBody: false, group: 'api' }]);
     for (const [route, where] of Object.entries(today.placement)) expect([route, more.placement[route]]).toEqual([route, where]);
     expect(more.deployment).not.toBe(today.deployment);
   });

@@ -8,6 +8,7 @@ import { CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { FUNCTION_GROUPS, functionGroup, routesFor, type FunctionGroup } from '../../lambdas/http/route-groups.js';
 import { apiRoutes } from '../../lambdas/http/route-table.js';
 import { NEWEST_COPY_AGE_METRIC } from '../../lambdas/domain/snapshots.js';
 import {
@@ -53,6 +54,8 @@ const arnOf = (construct: IConstruct) => ({ 'Fn::GetAtt': [logicalId(construct),
 /** A value another stack publishes (weak cross-stack reference). */
 const fromStateful = () => ({ 'Fn::GetStackOutput': Match.objectLike({ StackName: s.stacks.stateful.stackName }) });
 const specs = Object.entries(FUNCTIONS) as [string, FunctionSpec][];
+/** Function group -> the name of the function of lib/functions.ts that serves its routes. */
+const servedBy = Object.fromEntries(specs.flatMap(([name, spec]) => (spec.invoke.kind === 'api' ? [[spec.invoke.group, name]] : []))) as Record<FunctionGroup, string>;
 /** An ARN another stack publishes, as this stack reads it. */
 const arnFromStateful = (construct: IConstruct) => ({ 'Fn::GetStackOutput': expect.objectContaining({ OutputName: expect.stringMatching(logicalId(construct)) }) });
 
@@ -239,7 +242,7 @@ describe('stateless stack', () => {
   };
   const actionsOf = (name: string) => new Set(policyOf(name).flatMap((st) => [st.Action].flat()));
 
-  test('REST API: exactly the route table under /api/1.0, each route a proxy integration to the api function', () => {
+  test("REST API: exactly the route table under /api/1.0, each route a proxy integration to its group's function", () => {
     const api = logicalId(s.stacks.stateless.api.api);
     const methods = deployedMethods(t, s.routeStacks);
     const routes = apiRoutes();
@@ -254,15 +257,19 @@ describe('stateless stack', () => {
         Integration: {
           Type: 'AWS_PROXY',
           IntegrationHttpMethod: 'POST',
-          Uri: { 'Fn::Join': ['', expect.arrayContaining([{ 'Fn::GetAtt': [fnId('api'), 'Arn'] }])] },
+          Uri: { 'Fn::Join': ['', expect.arrayContaining([{ 'Fn::GetAtt': [fnId(servedBy[functionGroup(route)]), 'Arn'] }])] },
         },
       });
+      // ...and no other function's.
+      const uri = JSON.stringify((method.properties.Integration as { Uri: unknown }).Uri);
+      const targets = specs.filter(([name]) => uri.includes(JSON.stringify({ 'Fn::GetAtt': [fnId(name), 'Arn'] }))).map(([name]) => name);
+      expect([route.operationId, targets]).toEqual([route.operationId, [servedBy[functionGroup(route)]]]);
     }
     // The parent holds /api and /api/1.0 only; every route's resources are in a route stack.
     t.resourceCountIs('AWS::ApiGateway::Method', 0);
     expect(Object.values(t.findResources('AWS::ApiGateway::Resource')).map((r) => r.Properties.PathPart).sort()).toEqual(['1.0', 'api']);
-    // One invoke permission for the whole API, not one per method (nor per route stack).
-    t.resourcePropertiesCountIs('AWS::Lambda::Permission', { FunctionName: { 'Fn::GetAtt': [fnId('api'), 'Arn'] } }, 1);
+    // One invoke permission per function for the whole API, not one per method (nor per route stack).
+    for (const group of FUNCTION_GROUPS) t.resourcePropertiesCountIs('AWS::Lambda::Permission', { FunctionName: { 'Fn::GetAtt': [fnId(servedBy[group]), 'Arn'] } }, 1);
     for (const { template } of s.routeStacks) template.resourceCountIs('AWS::Lambda::Permission', 0);
   });
 
@@ -458,12 +465,20 @@ describe('stateless stack', () => {
       policyOf(name).filter((st) => [st.Action].flat().some((a) => a.startsWith('s3:')) || (st.Condition as typeof viaS3 | undefined)?.StringEquals?.['kms:ViaService'] === viaS3.StringEquals['kms:ViaService']);
     const key = arnFromStateful(s.stacks.stateful.key);
     const expected: Record<string, object[]> = {
-      // Uploads, signed and multipart uploads, signed downloads of attachments; ad-hoc exports and export downloads.
+      // Uploads, signed and multipart uploads, signed downloads of attachments; nothing under exports/.
       api: [
-        { Effect: 'Allow', Action: readWrite, Resource: [objects(ATTACHMENTS_PREFIX), objects(EXPORTS_PREFIX)] },
+        { Effect: 'Allow', Action: readWrite, Resource: objects(ATTACHMENTS_PREFIX) },
         { Effect: 'Allow', Action: 's3:ListBucket', Resource: bucket },
         { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: key, Condition: viaS3 },
       ],
+      // Ad-hoc exports written under exports/adhoc/ and signed; export job files signed for download; never attachments.
+      exports: [
+        { Effect: 'Allow', Action: readWrite, Resource: objects(EXPORTS_PREFIX) },
+        { Effect: 'Allow', Action: 's3:ListBucket', Resource: bucket },
+        { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: key, Condition: viaS3 },
+      ],
+      // auth: no statement at all (identity never touches the bucket).
+      auth: [],
       // Export files (multipart, checkpointed), never attachments.
       exportWorker: [
         { Effect: 'Allow', Action: readWrite, Resource: objects(EXPORTS_PREFIX) },
@@ -474,7 +489,31 @@ describe('stateless stack', () => {
       purge: [{ Effect: 'Allow', Action: 's3:DeleteObject', Resource: objects(ATTACHMENTS_PREFIX) }],
     };
     for (const [name] of specs) expect([name, s3Statements(name)]).toEqual([name, expected[name] ?? []]);
+    expect(FUNCTIONS.auth.uses).not.toHaveProperty('exportBucket');
     expect(FUNCTIONS.purge.uses.exportBucket).toEqual({ attachments: 'delete' });
+  });
+
+  test('behind API Gateway: one function per route group, sized and granted for its routes alone', () => {
+    expect(Object.keys(servedBy).sort()).toEqual([...FUNCTION_GROUPS].sort());
+    for (const group of FUNCTION_GROUPS) {
+      const spec = FUNCTIONS[servedBy[group] as keyof typeof FUNCTIONS];
+      expect([group, spec.entry, spec.timeoutSeconds, routesFor(group).length > 0]).toEqual([group, `lambdas/handlers/${group}.ts`, 29, true]);
+    }
+    // Password hashing (scrypt, 128 MiB a hash and CPU-bound) in auth; large documents in exports.
+    expect(FUNCTIONS.auth.memoryMb).toBeGreaterThanOrEqual(1024);
+    expect(FUNCTIONS.exports.memoryMb).toBe(2048);
+    const { exports: exportsQueue, mail: mailQueue } = s.stacks.stateful.queues;
+    const sends = (name: string) => policyOf(name).filter((st) => [st.Action].flat().includes('sqs:SendMessage')).map((st) => st.Resource);
+    // Login alerts, password resets, not-me and invitation mail (auth); organization and team invitations (api); export job requests (exports).
+    expect(sends(servedBy.auth)).toEqual([arnFromStateful(mailQueue.queue)]);
+    expect(sends(servedBy.api)).toEqual([arnFromStateful(mailQueue.queue)]);
+    expect(sends(servedBy.exports)).toEqual([arnFromStateful(exportsQueue.queue)]);
+    const secret = (name: string) => policyOf(name).some((st) => [st.Action].flat().includes('secretsmanager:GetSecretValue') && JSON.stringify(st.Resource).includes(logicalId(s.stacks.stateful.appSecret)));
+    expect(Object.fromEntries(FUNCTION_GROUPS.map((group) => [group, secret(servedBy[group])]))).toEqual({ auth: true, api: true, exports: false });
+    for (const group of FUNCTION_GROUPS) {
+      const actions = actionsOf(servedBy[group]);
+      expect([group, actions.has('rds-data:ExecuteStatement'), actions.has('ses:SendEmail'), [...actions].some((a) => a.startsWith('sqs:Receive'))]).toEqual([group, true, false, false]);
+    }
   });
 
   test('migrations run through a CDK trigger on every deploy that changes the migrate function, after its permissions', () => {
