@@ -157,12 +157,13 @@ export const FUNCTIONS = {
   },
   purge: {
     entry: 'lambdas/handlers/purge.ts',
-    description: 'Removes data past its retention period, with the attachment blobs of purged tasks (daily)',
+    description: 'Removes data past its retention period, with the attachment blobs of purged tasks and the files of expired exports (daily)',
     memoryMb: 512,
     timeoutSeconds: 300,
     invoke: { kind: 'schedule', expression: 'cron(30 3 * * ? *)' },
     awsDeps: true,
-    uses: { database: true, exportBucket: { attachments: 'delete' } },
+    // Blobs of purged attachments, files of expired and failed exports.
+    uses: { database: true, exportBucket: { attachments: 'delete', exports: 'delete' } },
   },
   exportWorker: {
     entry: 'lambdas/handlers/export-worker.ts',

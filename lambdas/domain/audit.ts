@@ -42,3 +42,16 @@ export async function recordUserAudit(db: Kysely<DB>, deps: { ids: Ids; clock: C
   if (orgs.length === 0) return recordAudit(db, deps, { ...event, organizationGid: null });
   for (const { organization_gid } of orgs) await recordAudit(db, deps, { ...event, organizationGid: organization_gid });
 }
+
+/** Clears the IP address and user agent of audit events older than the retention period (the event itself is kept). */
+export async function purgeAuditIps(db: Kysely<DB>, now: Date, retentionDays: number): Promise<number> {
+  const cutoff = new Date(now.getTime() - retentionDays * 86_400_000);
+  const rows = await db
+    .updateTable('audit_log_events')
+    .set({ ip_address: null, user_agent: null })
+    .where('created_at', '<', cutoff)
+    .where((eb) => eb.or([eb('ip_address', 'is not', null), eb('user_agent', 'is not', null)]))
+    .returning('gid')
+    .execute();
+  return rows.length;
+}

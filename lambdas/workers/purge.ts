@@ -1,7 +1,8 @@
 /**
  * The daily purge: data past its retention period: raw IP addresses in the login history
- * (default 90 days), expired SSO state, and tasks and attachments deleted more than 30
- * days ago (with their stories and blobs).
+ * and the audit log (default 90 days), expired SSO state, tasks and attachments deleted
+ * more than 30 days ago (with their stories and blobs), and the files of expired or
+ * failed exports.
  */
 import { purgeLoginIps } from '../domain/auth/sessions.js';
 import type { AppDeps } from '../domain/deps.js';
@@ -9,6 +10,8 @@ import { logger } from '../shared/logger.js';
 import { purgeOidcRequests } from '../domain/auth/oidc.js';
 import { purgeSamlState } from '../domain/auth/saml.js';
 import { purgeDeletedWork } from '../domain/work/retention.js';
+import { purgeAuditIps } from '../domain/audit.js';
+import { purgeExpiredExports } from '../domain/exports/jobs.js';
 
 export interface PurgeResult {
   loginIpsCleared: number;
@@ -18,6 +21,8 @@ export interface PurgeResult {
   tasksPurged: number;
   attachmentsPurged: number;
   blobsDeleted: number;
+  auditIpsCleared: number;
+  exportFilesDeleted: number;
 }
 
 export async function runPurge(deps: Pick<AppDeps, 'database' | 'clock' | 'config' | 'blobs'>): Promise<PurgeResult> {
@@ -25,7 +30,19 @@ export async function runPurge(deps: Pick<AppDeps, 'database' | 'clock' | 'confi
   const oidcRequestsDeleted = await purgeOidcRequests(deps);
   const saml = await purgeSamlState(deps.database.db, deps.clock.now());
   const work = await purgeDeletedWork(deps);
-  const result = { loginIpsCleared, oidcRequestsDeleted, samlRequestsDeleted: saml.requests, samlAssertionsDeleted: saml.assertions, tasksPurged: work.tasks, attachmentsPurged: work.attachments, blobsDeleted: work.blobsDeleted };
+  const auditIpsCleared = await purgeAuditIps(deps.database.db, deps.clock.now(), deps.config.auth.ipRetentionDays);
+  const exportFilesDeleted = await purgeExpiredExports(deps);
+  const result = {
+    loginIpsCleared,
+    oidcRequestsDeleted,
+    samlRequestsDeleted: saml.requests,
+    samlAssertionsDeleted: saml.assertions,
+    tasksPurged: work.tasks,
+    attachmentsPurged: work.attachments,
+    blobsDeleted: work.blobsDeleted,
+    auditIpsCleared,
+    exportFilesDeleted,
+  };
   logger.info('purge finished', result);
   return result;
 }

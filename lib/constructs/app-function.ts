@@ -83,7 +83,7 @@ export interface PrefixGrant {
 export const PREFIX_ACTIONS: Record<PrefixGrant['access'], string[]> = {
   read: ['s3:GetObject'],
   'read-write': ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
-  delete: ['s3:DeleteObject'],
+  delete: ['s3:DeleteObject', 's3:AbortMultipartUpload'],
 };
 
 export interface AppFunctionProps {

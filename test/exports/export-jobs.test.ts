@@ -12,6 +12,8 @@ import type { SQSEvent } from 'aws-lambda';
 import { createMailWorker } from '../../lambdas/workers/mail.js';
 import { runExportStep } from '../../lambdas/workers/exports.js';
 import { enqueueMail } from '../../lambdas/domain/mail.js';
+import { purgeAuditIps } from '../../lambdas/domain/audit.js';
+import { purgeExpiredExports } from '../../lambdas/domain/exports/jobs.js';
 import { identityHarness, type IdentityHarness } from '../support/identity.js';
 import { RecordingMailer } from '../support/http.js';
 import { organizationWithRoles, type Person } from '../support/world.js';
@@ -125,6 +127,33 @@ describe('export jobs', () => {
       ['export_downloaded', 'exports', people.superAdmin.gid],
       ['export_downloaded', 'exports', requester.gid],
     ]);
+  });
+});
+
+describe('retention', () => {
+  test('the purge deletes the files of expired and failed exports; a live one stays', async () => {
+    const expiring = await finishedTeamExport(people.superAdmin);
+    h.clock.advance(86_400_000);
+    const live = await finishedTeamExport(people.superAdmin);
+    const key = async (gid: string) => (await h.engine.db.selectFrom('export_jobs').select('blob_key').where('gid', '=', gid).executeTakeFirstOrThrow()).blob_key!;
+    h.clock.advance(6 * 86_400_000 + 1000); // the first expired, the second has a day left
+    expect(await purgeExpiredExports(h.deps)).toBeGreaterThanOrEqual(1);
+    expect(await h.deps.blobs.head(await key(expiring))).toBeNull();
+    expect(await h.deps.blobs.head(await key(live))).not.toBeNull();
+    expect((await h.call({ path: `/api/1.0/exports/${expiring}/download`, token: people.superAdmin.token })).status).toBe(410);
+  });
+
+  test('audit events keep who did what, but not the IP address and user agent after the retention period', async () => {
+    const db = h.engine.db;
+    const recent = await db.selectFrom('audit_log_events').select('gid').where('ip_address', 'is not', null).orderBy('created_at', 'desc').executeTakeFirstOrThrow();
+    h.clock.advance(91 * 86_400_000);
+    await h.call({ path: `/api/1.0/exports/${await finishedTeamExport(people.superAdmin)}/download`, token: people.superAdmin.token });
+    const cleared = await purgeAuditIps(db, h.clock.now(), 90);
+    expect(cleared).toBeGreaterThan(0);
+    const old = await db.selectFrom('audit_log_events').select(['ip_address', 'user_agent', 'event_type']).where('gid', '=', recent.gid).executeTakeFirstOrThrow();
+    expect(old).toMatchObject({ ip_address: null, user_agent: null });
+    const fresh = await db.selectFrom('audit_log_events').select('ip_address').where('event_type', '=', 'export_downloaded').orderBy('created_at', 'desc').executeTakeFirstOrThrow();
+    expect(fresh.ip_address).not.toBeNull();
   });
 });
 

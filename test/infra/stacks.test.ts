@@ -485,12 +485,12 @@ describe('stateless stack', () => {
         { Effect: 'Allow', Action: 's3:ListBucket', Resource: bucket },
         { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: key, Condition: viaS3 },
       ],
-      // Deletes the blobs of purged attachments: no reads, no key use.
-      purge: [{ Effect: 'Allow', Action: 's3:DeleteObject', Resource: objects(ATTACHMENTS_PREFIX) }],
+      // Deletes the blobs of purged attachments and the files of expired or failed exports: no reads, no key use.
+      purge: [{ Effect: 'Allow', Action: ['s3:AbortMultipartUpload', 's3:DeleteObject'], Resource: [objects(ATTACHMENTS_PREFIX), objects(EXPORTS_PREFIX)] }],
     };
     for (const [name] of specs) expect([name, s3Statements(name)]).toEqual([name, expected[name] ?? []]);
     expect(FUNCTIONS.auth.uses).not.toHaveProperty('exportBucket');
-    expect(FUNCTIONS.purge.uses.exportBucket).toEqual({ attachments: 'delete' });
+    expect(FUNCTIONS.purge.uses.exportBucket).toEqual({ attachments: 'delete', exports: 'delete' });
   });
 
   test('behind API Gateway: one function per route group, sized and granted for its routes alone', () => {

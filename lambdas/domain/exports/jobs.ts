@@ -330,3 +330,37 @@ export async function failExport(deps: Pick<AppDeps, 'database' | 'clock' | 'ids
   await pokeMailWorker(deps, [mailGid]);
   return true;
 }
+
+/**
+ * Daily: deletes the files of exports whose link has expired (the bucket's lifecycle rule
+ * does it too in AWS; locally this is the only cleanup) and of failed exports. Deleting a
+ * missing file is not an error, so a job is handled on the runs of the two days after it
+ * expired (a missed daily run is caught up) and then left alone. Returns the number of
+ * files deleted (or found gone).
+ */
+export async function purgeExpiredExports(deps: Pick<AppDeps, 'database' | 'clock' | 'blobs'>, lookBackDays = 2): Promise<number> {
+  const now = deps.clock.now();
+  const since = new Date(now.getTime() - lookBackDays * 86_400_000);
+  const rows = await deps.database.db
+    .selectFrom('export_jobs')
+    .select(['gid', 'organization_gid', 'kind', 'blob_key', 'checkpoint'])
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('state', '=', 'finished'), eb('expires_at', '<=', now), eb('expires_at', '>', since)]),
+        eb.and([eb('state', '=', 'error'), eb('modified_at', '>', since)]),
+      ]),
+    )
+    .execute();
+  let deleted = 0;
+  for (const row of rows) {
+    const upload = (row.checkpoint as ExportCheckpoint | null)?.upload;
+    const key = row.blob_key ?? upload?.key;
+    if (!key) continue;
+    // A failed export may have left an unfinished upload (S3 also aborts those by lifecycle).
+    if (!row.blob_key && upload) await deps.blobs.abortMultipartUpload(upload.key, upload.upload_id).catch(() => undefined);
+    // Deleting needs no read access: the purge function may only delete under exports/.
+    await deps.blobs.delete(key);
+    deleted += 1;
+  }
+  return deleted;
+}
