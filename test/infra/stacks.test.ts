@@ -140,6 +140,11 @@ describe('stateful stack', () => {
       LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ ExpirationInDays: s.config.exportLinkDays, Status: 'Enabled' })]) },
     });
     const secureTransport = Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+    // TLS 1.2 at least, on the export bucket (attachments and exports).
+    t.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: ref(s.stacks.stateful.exportBucket),
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } } })]) },
+    });
     for (const bucket of [s.stacks.stateful.exportBucket, s.stacks.stateful.accessLogsBucket]) {
       t.hasResourceProperties('AWS::S3::BucketPolicy', { Bucket: ref(bucket), PolicyDocument: { Statement: Match.arrayWith([secureTransport]) } });
     }
