@@ -46,6 +46,8 @@ export interface OrganizationMembershipsTable {
   user_gid: string;
   role: Role;
   created_at: Timestamp;
+  /** Moves with the role and removal (0007_change_tracking.sql). */
+  modified_at: Timestamp;
   removed_at: NullableTimestamp;
 }
 
@@ -206,6 +208,7 @@ export interface TeamMembershipsTable {
   is_limited_access: Generated<boolean>;
   is_admin: Generated<boolean>;
   created_at: Timestamp;
+  modified_at: Timestamp;
 }
 
 export interface ProjectsTable {
@@ -261,6 +264,7 @@ export interface SectionsTable {
   name: string;
   position: number;
   created_at: Timestamp;
+  modified_at: Timestamp;
   deleted_at: NullableTimestamp;
 }
 
@@ -313,6 +317,7 @@ export interface TagsTable {
   notes: Generated<string>;
   created_by: string | null;
   created_at: Timestamp;
+  modified_at: Timestamp;
   deleted_at: NullableTimestamp;
 }
 
@@ -353,6 +358,7 @@ export interface CustomFieldsTable {
   precision: number | null;
   created_by: string | null;
   created_at: Timestamp;
+  modified_at: Timestamp;
   deleted_at: NullableTimestamp;
 }
 
@@ -363,6 +369,7 @@ export interface CustomFieldEnumOptionsTable {
   color: string | null;
   enabled: Generated<boolean>;
   position: number;
+  modified_at: Timestamp;
 }
 
 export interface ProjectCustomFieldSettingsTable {
@@ -371,6 +378,7 @@ export interface ProjectCustomFieldSettingsTable {
   custom_field_gid: string;
   is_important: Generated<boolean>;
   position: number;
+  modified_at: Timestamp;
 }
 
 export interface TaskCustomFieldValuesTable {
@@ -399,6 +407,7 @@ export interface AttachmentsTable {
   upload_state: Generated<'pending' | 'complete'>;
   created_by: string | null;
   created_at: Timestamp;
+  modified_at: Timestamp;
   deleted_at: NullableTimestamp;
 }
 
@@ -426,6 +435,7 @@ export interface ProjectTemplatesTable {
   owner_gid: string | null;
   template: ColumnType<unknown, unknown, unknown>;
   created_at: Timestamp;
+  modified_at: Timestamp;
   deleted_at: NullableTimestamp;
 }
 
@@ -436,6 +446,7 @@ export interface TaskTemplatesTable {
   template: ColumnType<unknown, unknown, unknown>;
   created_by: string | null;
   created_at: Timestamp;
+  modified_at: Timestamp;
   deleted_at: NullableTimestamp;
 }
 
@@ -481,6 +492,16 @@ export interface ExportJobsTable {
   blob_key: string | null;
   manifest: ColumnType<unknown, unknown, unknown>;
   last_error: string | null;
+}
+
+export type DeletedObjectType = 'team_membership' | 'project_membership' | 'custom_field_setting' | 'enum_option' | 'task' | 'story' | 'attachment';
+
+/** Objects with a gid whose row was deleted (0007_change_tracking.sql): the tombstones of incremental exports. */
+export interface DeletedObjectsTable {
+  organization_gid: string;
+  resource_type: DeletedObjectType;
+  gid: string;
+  deleted_at: Timestamp;
 }
 
 export interface SchemaMigrationsTable {
@@ -532,6 +553,7 @@ export interface DB {
   user_task_lists: UserTaskListsTable;
   saved_searches: SavedSearchesTable;
   export_jobs: ExportJobsTable;
+  deleted_objects: DeletedObjectsTable;
 }
 
 export type Organization = Selectable<OrganizationsTable>;

@@ -3,7 +3,9 @@
  * validates against docs/schemas/organization-export.schema.json; it holds everything of
  * the organization (private projects, secret teams, deleted projects and teams, tasks
  * deleted within 30 days) and nothing of another organization or any secret; incremental
- * exports hold what changed plus tombstones; a resumed render (from every checkpoint, with
+ * exports hold what changed plus tombstones, and miss no kind of change (renames of
+ * sections, tags, fields and options, membership changes, removed relations, likes,
+ * reinstatements, purged tasks); a resumed render (from every checkpoint, with
  * a freshly built plan) writes the same text; the statements per page do not grow with the
  * number of tasks; pages stay under 1 MiB with large notes.
  */
@@ -18,6 +20,7 @@ import { hashPassword } from '../../lambdas/domain/auth/passwords.js';
 import { createServiceAccount } from '../../lambdas/domain/auth/service-accounts.js';
 import { hashToken } from '../../lambdas/domain/auth/tokens.js';
 import { buildOrganizationExport, ORGANIZATION_EXPORT_SECTIONS } from '../../lambdas/domain/exports/organization-export.js';
+import { purgeDeletedWork } from '../../lambdas/domain/work/retention.js';
 import { renderPlan, renderPlanToString, type ExportJobContext, type ExportPosition } from '../../lambdas/domain/exports/plan.js';
 import { openEngine, type TestEngine } from '../support/engines.js';
 import { BASE_URL, identityHarness, type Answer, type IdentityHarness } from '../support/identity.js';
@@ -511,6 +514,190 @@ describe('an incremental export', () => {
     const tombstones = doc.tombstones.map((t: { resource_type: string; gid: string }) => `${t.resource_type}:${t.gid}`);
     expect(tombstones).toEqual(expect.arrayContaining([`task:${f.D40}`, `task:${f.D10}`, `project:${f.deletedProject}`, `team:${f.deletedTeam}`]));
     expect(gidsOf(doc.tasks)).not.toContain(f.D40);
+  });
+});
+
+describe('an incremental export misses no change', () => {
+  let jobs = 7_000_000_000_000_100;
+  /** An incremental export since `since`, validated. */
+  async function since(at: Date): Promise<Doc> {
+    const { doc } = await exportDoc(job({ gid: String(++jobs), modifiedSince: at }));
+    expectValid(doc);
+    return doc;
+  }
+  const tombstones = (doc: Doc) => doc.tombstones.map((t: { resource_type: string; gid: string }) => `${t.resource_type}:${t.gid}`);
+  /** Incremental exports since just before and since just after `change`. */
+  async function around(change: () => Promise<unknown>): Promise<{ before: Doc; after: Doc }> {
+    h.clock.advance(60_000);
+    const start = h.clock.now();
+    h.clock.advance(1000);
+    await change();
+    h.clock.advance(1000);
+    const end = h.clock.now();
+    h.clock.advance(1000);
+    return { before: await since(start), after: await since(end) };
+  }
+  const ok = async (res: Promise<Answer>) => {
+    const answer = await res;
+    if (answer.status !== 200 && answer.status !== 201) throw new Error(`${answer.status} ${JSON.stringify(answer.body)}`);
+    return answer;
+  };
+  /** Every array but the tombstones, empty: nothing changed after the change. */
+  function expectNothing(doc: Doc) {
+    for (const name of ORGANIZATION_EXPORT_SECTIONS) expect([name, doc[name]]).toEqual([name, []]);
+  }
+
+  test('a renamed section, and a moved one: the project\'s sections again, in board order', async () => {
+    const m = w.member.token;
+    const done = (await post(m, `/projects/${f.publicProject}/sections`, { name: 'Done' })).gid;
+    const renamed = await around(() => ok(call(m, 'PUT', `/sections/${f.backlog}`, { name: 'Icebox' })));
+    expect(byGid(renamed.before.sections, f.backlog)).toMatchObject({ name: 'Icebox', deleted_at: null, modified_at: expect.any(String) });
+    expect(Date.parse(byGid(renamed.before.sections, f.backlog)!.modified_at)).toBeGreaterThan(Date.parse(renamed.before.export.modified_since));
+    expectNothing(renamed.after);
+
+    const moved = await around(() => ok(call(m, 'POST', `/projects/${f.publicProject}/sections/insert`, { section: done, before_section: f.backlog })));
+    const order = moved.before.sections.filter((x: { project: { gid: string } }) => x.project.gid === f.publicProject).map((x: { gid: string }) => x.gid);
+    expect(order.indexOf(done)).toBeLessThan(order.indexOf(f.backlog));
+    expect(order.length).toBeGreaterThanOrEqual(2);
+    expectNothing(moved.after);
+  });
+
+  test('a renamed tag, a renamed custom field, a renamed enum option', async () => {
+    const m = w.member.token;
+    const tag = (await post(m, '/tags', { name: 'later', workspace: w.org.gid })).gid;
+    const tagged = await around(() => ok(call(m, 'PUT', `/tags/${tag}`, { name: 'much later', color: 'dark-blue' })));
+    expect(gidsOf(tagged.before.tags)).toEqual([tag]);
+    expect(tagged.before.tags[0]).toMatchObject({ name: 'much later', color: 'dark-blue', deleted_at: null });
+    expectNothing(tagged.after);
+
+    const field = await around(() => ok(call(m, 'PUT', `/custom_fields/${f.text}`, { name: 'Renamed text field' })));
+    expect(gidsOf(field.before.custom_fields)).toEqual([f.text]);
+    expect(field.before.custom_fields[0]).toMatchObject({ name: 'Renamed text field' });
+    expectNothing(field.after);
+
+    const option = await around(() => ok(call(m, 'PUT', `/enum_options/${f.high}`, { name: 'Highest', color: 'red' })));
+    expect(gidsOf(option.before.custom_fields)).toEqual([f.enum]);
+    expect(option.before.custom_fields[0].enum_options.map((o: { name: string }) => o.name)).toEqual(['Low', 'Highest']);
+    expectNothing(option.after);
+  });
+
+  test('team memberships: made limited (the membership and its team), removed (a tombstone)', async () => {
+    const someone = await person(h, { organizationGid: w.org.gid, role: 'member', name: 'Team hopper' });
+    const tm = await team(h, w.org.gid, { name: 'Hoppers', members: [{ gid: w.member.gid }, { gid: someone.gid }] });
+    const membership = (await h.engine.db.selectFrom('team_memberships').select('gid').where('team_gid', '=', tm).where('user_gid', '=', someone.gid).executeTakeFirstOrThrow()).gid;
+
+    const limitedAccess = await around(() => ok(call(w.member.token, 'POST', `/teams/${tm}/addUser`, { user: someone.gid, is_limited_access: true })));
+    expect(limitedAccess.before.team_memberships).toEqual([expect.objectContaining({ gid: membership, is_limited_access: true, user: expect.objectContaining({ gid: someone.gid }) })]);
+    expect(gidsOf(limitedAccess.before.teams)).toEqual([tm]);
+    expectNothing(limitedAccess.after);
+    // The same access again changes nothing.
+    const same = await around(() => ok(call(w.member.token, 'POST', `/teams/${tm}/addUser`, { user: someone.gid, is_limited_access: true })));
+    expectNothing(same.before);
+
+    const removed = await around(() => ok(call(w.member.token, 'POST', `/teams/${tm}/removeUser`, { user: someone.gid })));
+    expect(tombstones(removed.before)).toEqual([`team_membership:${membership}`]);
+    expect(removed.before.team_memberships).toEqual([]);
+    expect(gidsOf(removed.before.teams)).toEqual([tm]);
+    expect(tombstones(removed.after)).toEqual([]);
+    expectNothing(removed.after);
+  });
+
+  test('a follower, a tag and a like taken off a task: the task again, without them; a like on a comment: the comment again', async () => {
+    const m = w.member.token;
+    const tag = (await post(m, '/tags', { name: 'transient', workspace: w.org.gid })).gid;
+    await post(m, `/tasks/${f.secretTask}/addTag`, { tag });
+    await post(m, `/tasks/${f.secretTask}/addFollowers`, { followers: [limited.gid] });
+    await post(w.member.token, `/tasks/${f.secretTask}/like`, { liked: true });
+
+    const unfollowed = await around(() => ok(call(m, 'POST', `/tasks/${f.secretTask}/removeFollowers`, { followers: [limited.gid] })));
+    expect(gidsOf(unfollowed.before.tasks)).toEqual([f.secretTask]);
+    expect(gidsOf(unfollowed.before.tasks[0].followers)).not.toContain(limited.gid);
+    expectNothing(unfollowed.after);
+
+    const untagged = await around(() => ok(call(m, 'POST', `/tasks/${f.secretTask}/removeTag`, { tag })));
+    expect(gidsOf(untagged.before.tasks)).toEqual([f.secretTask]);
+    expect(untagged.before.tasks[0].tags).toEqual([]);
+    expectNothing(untagged.after);
+
+    const unliked = await around(() => ok(call(m, 'POST', `/tasks/${f.secretTask}/like`, { liked: false })));
+    expect(gidsOf(unliked.before.tasks)).toEqual([f.secretTask]);
+    expect(unliked.before.tasks[0]).toMatchObject({ likes: [], num_likes: 0 });
+    expectNothing(unliked.after);
+
+    const liked = await around(() => ok(call(w.admin.token, 'POST', `/tasks/${f.A}/like`, { liked: false })));
+    expect(gidsOf(liked.before.tasks)).toEqual([f.A]);
+    expect(liked.before.tasks[0].num_likes).toBe(0);
+
+    const comment = await around(() => ok(call(m, 'POST', `/stories/${f.comment}/like`, { liked: true })));
+    expect(gidsOf(comment.before.stories)).toEqual([f.comment]);
+    expect(comment.before.stories[0].likes.map((l: { user: { gid: string } }) => l.user.gid).sort()).toEqual([w.admin.gid, w.member.gid].sort());
+    expect(comment.before.tasks).toEqual([]);
+    expectNothing(comment.after);
+  });
+
+  test('a project member and a custom field setting removed: tombstones, and the project again', async () => {
+    const m = w.member.token;
+    await post(m, `/projects/${f.publicProject}/addMembers`, { members: [limited.gid] });
+    const membership = (await h.engine.db.selectFrom('project_memberships').select('gid').where('project_gid', '=', f.publicProject).where('user_gid', '=', limited.gid).executeTakeFirstOrThrow()).gid;
+    const setting = (await h.engine.db.selectFrom('project_custom_field_settings').select('gid').where('project_gid', '=', f.publicProject).where('custom_field_gid', '=', f.enum).executeTakeFirstOrThrow()).gid;
+
+    const member = await around(() => ok(call(m, 'POST', `/projects/${f.publicProject}/removeMembers`, { members: [limited.gid] })));
+    expect(tombstones(member.before)).toEqual([`project_membership:${membership}`]);
+    expect(gidsOf(member.before.projects)).toEqual([f.publicProject]);
+    expect(gidsOf(member.before.projects[0].members)).not.toContain(limited.gid);
+    expectNothing(member.after);
+    expect(tombstones(member.after)).toEqual([]);
+
+    const field = await around(() => ok(call(m, 'POST', `/projects/${f.publicProject}/removeCustomFieldSetting`, { custom_field: f.enum })));
+    expect(tombstones(field.before)).toEqual([`custom_field_setting:${setting}`]);
+    expect(field.before.projects[0].custom_field_settings.map((x: { gid: string }) => x.gid)).not.toContain(setting);
+    expect(tombstones(field.after)).toEqual([]);
+  });
+
+  test('a person reinstated in the organization, with a role again: the user and the membership', async () => {
+    const returning = await person(h, { organizationGid: w.org.gid, role: 'guest', name: 'Returning guest' });
+    await post(w.admin.token, `/workspaces/${w.org.gid}/removeUser`, { user: returning.gid });
+    const membership = (await h.engine.db.selectFrom('organization_memberships').select('gid').where('organization_gid', '=', w.org.gid).where('user_gid', '=', returning.gid).executeTakeFirstOrThrow()).gid;
+
+    const reinstated = await around(() => ok(call(w.admin.token, 'POST', `/workspaces/${w.org.gid}/addUser`, { user: returning.gid })));
+    expect(reinstated.before.workspace_memberships).toEqual([expect.objectContaining({ gid: membership, role: 'member', is_active: true, removed_at: null })]);
+    expect(gidsOf(reinstated.before.users)).toEqual([returning.gid]);
+    expect(tombstones(reinstated.before)).toEqual([]);
+    expectNothing(reinstated.after);
+  });
+
+  test('a task purged 31 days after deletion, with its comment and attachment, and an attachment purged on its own: tombstones with the original deleted_at', async () => {
+    const m = w.member.token;
+    const doomed = (await post(m, '/tasks', { name: 'Purged later', projects: [f.publicProject] })).gid;
+    const comment = (await post(m, `/tasks/${doomed}/stories`, { text: 'Gone with the task' })).gid;
+    const file = await attach('task', doomed, 'purged.pdf');
+    const loose = await attach('project', f.publicProject, 'deleted-alone.pdf');
+    h.clock.advance(60_000);
+    const start = h.clock.now();
+    h.clock.advance(1000);
+    const deletedAt = h.clock.now();
+    await ok(call(m, 'DELETE', `/tasks/${doomed}`));
+    await ok(call(m, 'DELETE', `/attachments/${loose}`));
+    h.clock.advance(1000);
+    const end = h.clock.now();
+
+    h.clock.advance(31 * DAY);
+    const purged = await purgeDeletedWork({ ...h.deps, clock: h.clock, blobs: { ...h.deps.blobs, delete: async () => undefined } });
+    expect(purged.tasks).toBeGreaterThanOrEqual(1);
+    expect(await h.engine.db.selectFrom('tasks').select('gid').where('gid', '=', doomed).execute()).toEqual([]);
+    expect(await h.engine.db.selectFrom('attachments').select('gid').where('gid', 'in', [file, loose]).execute()).toEqual([]);
+
+    const before = await since(start);
+    const expected = [`task:${doomed}`, `story:${comment}`, `attachment:${file}`, `attachment:${loose}`];
+    expect(tombstones(before)).toEqual(expect.arrayContaining(expected));
+    for (const key of expected) expect(before.tombstones.find((t: { resource_type: string; gid: string }) => `${t.resource_type}:${t.gid}` === key).deleted_at).toBe(deletedAt.toISOString());
+    // One tombstone per object.
+    expect(new Set(tombstones(before)).size).toBe(before.tombstones.length);
+    expect(gidsOf(before.tasks)).not.toContain(doomed);
+    const after = await since(end);
+    for (const key of expected) expect(tombstones(after)).not.toContain(key);
+    // The purge reaches far back: tasks deleted before the first export are tombstoned with their deletion time.
+    expect(tombstones(await since(new Date(deletedAt.getTime() - 90 * DAY)))).toEqual(expect.arrayContaining([`task:${f.D40}`, `task:${f.D10}`, `task:${doomed}`]));
   });
 });
 

@@ -30,10 +30,12 @@ test('tasks deleted over 30 days ago go with everything attached; recent and res
   const story = (await api('POST', `/tasks/${doomed}/stories`, { text: 'bye' })).body.data.gid;
   await api('POST', `/stories/${story}/like`, { liked: true });
   await api('POST', `/tasks/${doomed}/like`, { liked: true });
-  await h.engine.db.insertInto('attachments').values({ gid: h.deps.ids.gid(), organization_gid: w.org.gid, parent_type: 'task', parent_gid: doomed, name: 'a.pdf', content_type: 'application/pdf', size: 3, blob_key: `attachments/${w.org.gid}/doomed.pdf`, created_at: h.clock.now() }).execute();
+  const attachment = h.deps.ids.gid();
+  await h.engine.db.insertInto('attachments').values({ gid: attachment, organization_gid: w.org.gid, parent_type: 'task', parent_gid: doomed, name: 'a.pdf', content_type: 'application/pdf', size: 3, blob_key: `attachments/${w.org.gid}/doomed.pdf`, created_at: h.clock.now() }).execute();
   const kept = (await api('POST', '/tasks', { name: 'Kept', projects: [p] })).body.data.gid;
   const restored = (await api('POST', '/tasks', { name: 'Restored', projects: [p] })).body.data.gid;
 
+  const deletedAt = h.clock.now();
   await api('DELETE', `/tasks/${doomed}`);
   await api('DELETE', `/tasks/${restored}`);
   await api('POST', `/tasks/${restored}/restore`);
@@ -54,6 +56,12 @@ test('tasks deleted over 30 days ago go with everything attached; recent and res
     expect(await h.engine.db.selectFrom(table).select(column).where(column, 'in', [doomed, child]).execute()).toEqual([]);
   }
   expect(await h.engine.db.selectFrom('story_likes').select('story_gid').where('story_gid', '=', story).execute()).toEqual([]);
+  // What was purged is logged (with when it was deleted) for the tombstones of incremental exports.
+  const logged = await h.engine.db.selectFrom('deleted_objects').select(['organization_gid', 'resource_type', 'gid', 'deleted_at']).where('gid', 'in', [doomed, child, story, attachment, kept, restored]).execute();
+  const at = deletedAt.toISOString();
+  expect(logged.map((r) => `${r.organization_gid} ${r.resource_type} ${r.gid} ${r.deleted_at.toISOString()}`).sort()).toEqual(
+    [`${w.org.gid} attachment ${attachment} ${at}`, `${w.org.gid} story ${story} ${at}`, `${w.org.gid} task ${child} ${at}`, `${w.org.gid} task ${doomed} ${at}`].sort(),
+  );
   expect(await h.engine.db.selectFrom('projects').select('gid').where('gid', '=', p).execute()).toHaveLength(1);
   expect(await h.engine.db.selectFrom('teams').select('gid').where('gid', '=', tm).execute()).toHaveLength(1);
   expect((await runPurge(deps)).tasksPurged).toBe(0);

@@ -212,6 +212,37 @@ describe('tags, likes, stories, custom fields', () => {
     expect((await api(w.member.token, 'GET', `/tasks/${t.gid}/stories`)).body.data).toEqual([]);
   });
 
+  test('modified_at moves with a task\'s relations (likes, followers) and a comment\'s likes, never on a refused change', async () => {
+    const t = (await api(w.member.token, 'POST', '/tasks', { name: 'Watched', projects: [await project(h, w.org.gid)] })).body.data;
+    const modified = async () => Date.parse((await api(w.member.token, 'GET', `/tasks/${t.gid}`)).body.data.modified_at);
+    const storyModified = async (gid: string) => (await h.engine.db.selectFrom('stories').select('modified_at').where('gid', '=', gid).executeTakeFirstOrThrow()).modified_at.getTime();
+    let last = await modified();
+    const moved = async (what: string, change: () => Promise<{ status: number }>) => {
+      h.clock.advance(1000);
+      expect([what, (await change()).status]).toEqual([what, 200]);
+      const now = await modified();
+      expect([what, now]).toEqual([what, h.clock.now().getTime()]);
+      expect(now).toBeGreaterThan(last);
+      last = now;
+    };
+    await moved('like', () => api(w.admin.token, 'POST', `/tasks/${t.gid}/like`, { liked: true }));
+    await moved('unlike', () => api(w.admin.token, 'POST', `/tasks/${t.gid}/like`, { liked: false }));
+    await moved('add a follower', () => api(w.member.token, 'POST', `/tasks/${t.gid}/addFollowers`, { followers: [w.admin.gid] }));
+    await moved('remove a follower', () => api(w.member.token, 'POST', `/tasks/${t.gid}/removeFollowers`, { followers: [w.admin.gid] }));
+
+    // A refused change moves nothing (the transaction rolls back).
+    h.clock.advance(1000);
+    expect((await api(w.guest.token, 'POST', `/tasks/${t.gid}/like`, { liked: true })).status).toBe(404);
+    expect(await modified()).toBe(last);
+
+    const c = (await api(w.member.token, 'POST', `/tasks/${t.gid}/stories`, { text: 'Like me' })).body.data.gid;
+    const posted = await storyModified(c);
+    h.clock.advance(1000);
+    expect((await api(w.admin.token, 'POST', `/stories/${c}/like`, { liked: true })).status).toBe(200);
+    expect(await storyModified(c)).toBe(h.clock.now().getTime());
+    expect(await storyModified(c)).toBeGreaterThan(posted);
+  });
+
   test('custom field values of every type round-trip with display values', async () => {
     const text = await customField(h, w.org.gid, 'text');
     const num = await customField(h, w.org.gid, 'number');

@@ -164,7 +164,7 @@ export async function acceptInvitation(deps: AppDeps, input: { token: string; na
     // someone already in keeps their role (an invitation never changes it).
     const previous = await trx.selectFrom('organization_memberships').select(['gid', 'removed_at']).where('organization_gid', '=', invitation.organization_gid!).where('user_gid', '=', user.gid).executeTakeFirst();
     if (!previous) await organizations.addMember(trx, { gid: deps.ids.gid(), organizationGid: invitation.organization_gid!, userGid: user.gid, role: invitation.role!, now });
-    else if (previous.removed_at) await trx.updateTable('organization_memberships').set({ removed_at: null, role: invitation.role! }).where('gid', '=', previous.gid).execute();
+    else if (previous.removed_at) await trx.updateTable('organization_memberships').set({ removed_at: null, role: invitation.role!, modified_at: now }).where('gid', '=', previous.gid).execute();
     // An invitation sent through POST /teams/{gid}/addUser also joins the team (unless it was deleted since).
     const team = invitation.team_gid ? await trx.selectFrom('teams').select('gid').where('gid', '=', invitation.team_gid).where('deleted_at', 'is', null).executeTakeFirst() : undefined;
     if (team) {

@@ -18,6 +18,11 @@
  * values ...) is read with one query for the whole page, itself keyset-paged by bytes, so
  * the number of statements per page does not grow with the number of rows.
  *
+ * Incremental exports (`modified_since`) hold the objects whose modified_at (or deleted_at)
+ * is later, and tombstones: soft-deleted objects and the deletion log (deleted_objects:
+ * rows deleted for good, purged ones included), one per object. The work-graph use cases
+ * keep modified_at on every change, relations included (docs/export-format.md).
+ *
  * Secrets never enter the document: every query names its columns (no password or token
  * hashes, sessions, SSO settings, login history, service-account tokens, invitation
  * tokens, blob keys or pre-signed URLs).
@@ -93,6 +98,17 @@ function changed(scope: Scope, alias: string, columns: string[]): RawBuilder<boo
   return sql<boolean>`greatest(${sql.join(columns.map((c) => ref(alias, c)))}) > ${scope.since}`;
 }
 
+/**
+ * Incremental exports: a row of `table` belonging to the object (`table.parent = alias.column`)
+ * changed after `since` (an object is exported again when what it holds changed). Always
+ * true in a full export.
+ */
+function changedChild(scope: Scope, table: 'sections' | 'custom_field_enum_options' | 'project_custom_field_settings', parent: string, alias: string, column = 'gid'): RawBuilder<boolean> {
+  if (!scope.since) return sql<boolean>`true`;
+  const since = sql<boolean>`${table === 'sections' ? sql`greatest(cx.modified_at, cx.deleted_at)` : sql`cx.modified_at`} > ${scope.since}`;
+  return sql<boolean>`exists (select 1 from ${sql.table(table)} cx where ${sql.ref(`cx.${parent}`)} = ${ref(alias, column)} and ${since})`;
+}
+
 /** Every row of a related query (one statement unless its rows weigh more than a page). */
 async function related<Row extends object>(db: Db, query: Rows<Row>, keys: KeysetColumn[]): Promise<Row[]> {
   const out: Row[] = [];
@@ -146,7 +162,7 @@ function usersSection(db: Db, scope: Scope): ExportSection {
     .innerJoin('organization_memberships as m', (j) => j.onRef('m.user_gid', '=', 'u.gid').on('m.organization_gid', '=', scope.organizationGid))
     // Named columns only: never password hashes or anything else of the account's credentials.
     .select(['u.gid', 'u.name', 'u.email', 'u.created_at', 'u.modified_at', 'u.deleted_at'])
-    .where(sql<boolean>`(${changed(scope, 'u', ['modified_at', 'deleted_at'])} or ${changed(scope, 'm', ['created_at', 'removed_at'])})`);
+    .where(sql<boolean>`(${changed(scope, 'u', ['modified_at', 'deleted_at'])} or ${changed(scope, 'm', ['modified_at', 'removed_at'])})`);
   return jsonSection(db, scope, 'users', {
     query,
     keys: [{ column: 'gid' }],
@@ -158,9 +174,9 @@ function workspaceMembershipsSection(db: Db, scope: Scope, workspace: { gid: str
   const query = db
     .selectFrom('organization_memberships as m')
     .innerJoin('users as u', 'u.gid', 'm.user_gid')
-    .select(['m.gid', 'm.role', 'm.created_at', 'm.removed_at', 'u.gid as user_gid', 'u.name as user_name'])
+    .select(['m.gid', 'm.role', 'm.created_at', 'm.modified_at', 'm.removed_at', 'u.gid as user_gid', 'u.name as user_name'])
     .where('m.organization_gid', '=', scope.organizationGid)
-    .where(changed(scope, 'm', ['created_at', 'removed_at']));
+    .where(changed(scope, 'm', ['modified_at', 'removed_at']));
   return jsonSection(db, scope, 'workspace_memberships', {
     query,
     keys: [{ column: 'gid' }],
@@ -175,6 +191,7 @@ function workspaceMembershipsSection(db: Db, scope: Scope, workspace: { gid: str
         is_guest: m.role === 'guest',
         is_active: m.removed_at === null,
         created_at: iso(m.created_at),
+        modified_at: iso(m.modified_at),
         removed_at: iso(m.removed_at),
       })),
   });
@@ -224,13 +241,13 @@ function teamMembershipsSection(db: Db, scope: Scope): ExportSection {
     .innerJoin('teams as t', 't.gid', 'tm.team_gid')
     .innerJoin('users as u', 'u.gid', 'tm.user_gid')
     .leftJoin('organization_memberships as om', (j) => j.onRef('om.user_gid', '=', 'tm.user_gid').onRef('om.organization_gid', '=', 't.organization_gid'))
-    .select(['tm.gid', 'tm.is_limited_access', 'tm.is_admin', 'tm.created_at', 'u.gid as user_gid', 'u.name as user_name', 't.gid as team_gid', 't.name as team_name', 'om.role'])
+    .select(['tm.gid', 'tm.is_limited_access', 'tm.is_admin', 'tm.created_at', 'tm.modified_at', 'u.gid as user_gid', 'u.name as user_name', 't.gid as team_gid', 't.name as team_name', 'om.role'])
     .where('t.organization_gid', '=', scope.organizationGid)
-    .where(changed(scope, 'tm', ['created_at']));
+    .where(changed(scope, 'tm', ['modified_at']));
   return jsonSection(db, scope, 'team_memberships', {
     query,
     keys: [{ column: 'gid' }],
-    render: (rows) => rows.map((m) => ({ ...teamMembershipView(m), created_at: iso(m.created_at) })),
+    render: (rows) => rows.map((m) => ({ ...teamMembershipView(m), created_at: iso(m.created_at), modified_at: iso(m.modified_at) })),
   });
 }
 
@@ -245,7 +262,7 @@ function projectsSection(db: Db, scope: Scope, workspace: { gid: string; name: s
     .select(['p.gid', 'p.name', 'p.notes', 'p.color', 'p.due_on', 'p.start_on', 'p.privacy_setting', 'p.archived', 'p.completed', 'p.completed_at', 'p.default_view', 'p.created_at', 'p.modified_at', 'p.deleted_at'])
     .select(['tm.gid as team_gid', 'tm.name as team_name', 'ow.gid as owner_gid', 'ow.name as owner_name', 'cr.gid as creator_gid', 'cr.name as creator_name'])
     .where('p.organization_gid', '=', scope.organizationGid)
-    .where(changed(scope, 'p', ['modified_at', 'deleted_at']));
+    .where(sql<boolean>`(${changed(scope, 'p', ['modified_at', 'deleted_at'])} or ${changedChild(scope, 'project_custom_field_settings', 'project_gid', 'p')})`);
   return jsonSection(db, scope, 'projects', {
     query,
     keys: [{ column: 'gid' }],
@@ -322,14 +339,17 @@ function sectionsSection(db: Db, scope: Scope): ExportSection {
   const query = db
     .selectFrom('sections as s')
     .innerJoin('projects as p', 'p.gid', 's.project_gid')
-    .select(['s.gid', 's.name', 's.position', 's.created_at', 's.deleted_at', 's.project_gid', 'p.name as project_name'])
+    .select(['s.gid', 's.name', 's.position', 's.created_at', 's.modified_at', 's.deleted_at', 's.project_gid', 'p.name as project_name'])
     .where('p.organization_gid', '=', scope.organizationGid)
     .where(kept(scope, 's'))
-    .where(changed(scope, 's', ['created_at', 'deleted_at']));
+    // Incremental: every section of a project one of whose sections changed, so the array
+    // gives that project's whole board order again (a section created or moved changes it).
+    .where(changedChild(scope, 'sections', 'project_gid', 's', 'project_gid'));
   return jsonSection(db, scope, 'sections', {
     query,
     keys: [{ column: 'project_gid' }, { column: 'position' }, { column: 'gid' }],
-    render: (rows) => rows.map((s) => ({ ...sectionCompact(s), project: projectCompact({ gid: s.project_gid, name: s.project_name }), created_at: iso(s.created_at), deleted_at: iso(s.deleted_at) })),
+    render: (rows) =>
+      rows.map((s) => ({ ...sectionCompact(s), project: projectCompact({ gid: s.project_gid, name: s.project_name }), created_at: iso(s.created_at), modified_at: iso(s.modified_at), deleted_at: iso(s.deleted_at) })),
   });
 }
 
@@ -368,10 +388,10 @@ function tagsSection(db: Db, scope: Scope, workspace: { gid: string; name: strin
   const query = db
     .selectFrom('tags as g')
     .leftJoin('users as u', 'u.gid', 'g.created_by')
-    .select(['g.gid', 'g.name', 'g.color', 'g.notes', 'g.created_at', 'g.deleted_at', 'u.gid as creator_gid', 'u.name as creator_name'])
+    .select(['g.gid', 'g.name', 'g.color', 'g.notes', 'g.created_at', 'g.modified_at', 'g.deleted_at', 'u.gid as creator_gid', 'u.name as creator_name'])
     .where('g.organization_gid', '=', scope.organizationGid)
     .where(kept(scope, 'g'))
-    .where(changed(scope, 'g', ['created_at', 'deleted_at']));
+    .where(changed(scope, 'g', ['modified_at', 'deleted_at']));
   return jsonSection(db, scope, 'tags', {
     query,
     keys: [{ column: 'gid' }],
@@ -382,6 +402,7 @@ function tagsSection(db: Db, scope: Scope, workspace: { gid: string; name: strin
         notes: t.notes,
         created_at: iso(t.created_at),
         created_by: user(t.creator_gid, t.creator_name),
+        modified_at: iso(t.modified_at),
         deleted_at: iso(t.deleted_at),
         workspace: workspaceCompact(workspace),
         permalink_url: `${scope.baseUrl}/api/1.0/tags/${t.gid}`,
@@ -393,10 +414,10 @@ function customFieldsSection(db: Db, scope: Scope, workspace: { gid: string; nam
   const query = db
     .selectFrom('custom_fields as cf')
     .leftJoin('users as u', 'u.gid', 'cf.created_by')
-    .select(['cf.gid', 'cf.name', 'cf.description', 'cf.resource_subtype', 'cf.precision', 'cf.created_at', 'cf.deleted_at', 'u.gid as creator_gid', 'u.name as creator_name'])
+    .select(['cf.gid', 'cf.name', 'cf.description', 'cf.resource_subtype', 'cf.precision', 'cf.created_at', 'cf.modified_at', 'cf.deleted_at', 'u.gid as creator_gid', 'u.name as creator_name'])
     .where('cf.organization_gid', '=', scope.organizationGid)
     .where(kept(scope, 'cf'))
-    .where(changed(scope, 'cf', ['created_at', 'deleted_at']));
+    .where(sql<boolean>`(${changed(scope, 'cf', ['modified_at', 'deleted_at'])} or ${changedChild(scope, 'custom_field_enum_options', 'custom_field_gid', 'cf')})`);
   return jsonSection(db, scope, 'custom_fields', {
     query,
     keys: [{ column: 'gid' }],
@@ -421,6 +442,7 @@ function customFieldsSection(db: Db, scope: Scope, workspace: { gid: string; nam
         ...(enums.includes(f.gid) ? { enum_options: (oBy.get(f.gid) ?? []).map(enumOptionView) } : {}),
         created_at: iso(f.created_at),
         created_by: user(f.creator_gid, f.creator_name),
+        modified_at: iso(f.modified_at),
         deleted_at: iso(f.deleted_at),
         workspace: workspaceCompact(workspace),
       }));
@@ -652,13 +674,13 @@ function attachmentsSection(db: Db, scope: Scope): ExportSection {
     .leftJoin('tasks as t', (j) => j.onRef('t.gid', '=', 'a.parent_gid').on('a.parent_type', '=', 'task'))
     .leftJoin('projects as p', (j) => j.onRef('p.gid', '=', 'a.parent_gid').on('a.parent_type', '=', 'project'))
     .leftJoin('users as u', 'u.gid', 'a.created_by')
-    .select(['a.gid', 'a.name', 'a.resource_subtype', 'a.url', 'a.content_type', 'a.size', 'a.created_at', 'a.deleted_at', 'a.parent_type', 'a.parent_gid', 'u.gid as creator_gid', 'u.name as creator_name'])
+    .select(['a.gid', 'a.name', 'a.resource_subtype', 'a.url', 'a.content_type', 'a.size', 'a.created_at', 'a.modified_at', 'a.deleted_at', 'a.parent_type', 'a.parent_gid', 'u.gid as creator_gid', 'u.name as creator_name'])
     .select(['t.name as task_name', 't.resource_subtype as task_subtype', 'p.name as project_name'])
     .where('a.organization_gid', '=', scope.organizationGid)
     .where('a.upload_state', '=', 'complete')
     .where(kept(scope, 'a'))
     .where(sql<boolean>`((t.gid is not null and t.organization_gid = ${scope.organizationGid} and ${kept(scope, 't')}) or (p.gid is not null and p.organization_gid = ${scope.organizationGid}))`)
-    .where(changed(scope, 'a', ['created_at', 'deleted_at']));
+    .where(changed(scope, 'a', ['modified_at', 'deleted_at']));
   return jsonSection(db, scope, 'attachments', {
     query,
     keys: [{ column: 'gid' }],
@@ -666,7 +688,7 @@ function attachmentsSection(db: Db, scope: Scope): ExportSection {
       rows.map((a) => {
         const parent =
           a.parent_type === 'task' ? taskCompact({ gid: a.parent_gid, name: a.task_name ?? '', resource_subtype: a.task_subtype ?? 'default_task' }) : projectCompact({ gid: a.parent_gid, name: a.project_name ?? '' });
-        return { ...attachmentView(a, parent, scope.baseUrl), deleted_at: iso(a.deleted_at) };
+        return { ...attachmentView(a, parent, scope.baseUrl), modified_at: iso(a.modified_at), deleted_at: iso(a.deleted_at) };
       }),
   });
 }
@@ -735,10 +757,10 @@ function projectTemplatesSection(db: Db, scope: Scope, workspace: { gid: string;
     .selectFrom('project_templates as pt')
     .leftJoin('users as u', 'u.gid', 'pt.owner_gid')
     .leftJoin('teams as tm', 'tm.gid', 'pt.team_gid')
-    .select(['pt.gid', 'pt.name', 'pt.description', 'pt.is_public', 'pt.created_at', 'pt.deleted_at', 'u.gid as owner_gid', 'u.name as owner_name', 'tm.gid as team_gid', 'tm.name as team_name'])
+    .select(['pt.gid', 'pt.name', 'pt.description', 'pt.is_public', 'pt.created_at', 'pt.modified_at', 'pt.deleted_at', 'u.gid as owner_gid', 'u.name as owner_name', 'tm.gid as team_gid', 'tm.name as team_name'])
     .where('pt.organization_gid', '=', scope.organizationGid)
     .where(kept(scope, 'pt'))
-    .where(changed(scope, 'pt', ['created_at', 'deleted_at']));
+    .where(changed(scope, 'pt', ['modified_at', 'deleted_at']));
   return jsonSection(db, scope, 'project_templates', {
     query,
     keys: [{ column: 'gid' }],
@@ -759,6 +781,7 @@ function projectTemplatesSection(db: Db, scope: Scope, workspace: { gid: string;
         team: maybe(t.team_gid, (gid) => teamCompact({ gid, name: t.team_name ?? '' })),
         workspace: workspaceCompact(workspace),
         created_at: iso(t.created_at),
+        modified_at: iso(t.modified_at),
         deleted_at: iso(t.deleted_at),
         snapshot: snaps.get(t.gid) ?? null,
       }));
@@ -771,10 +794,10 @@ function taskTemplatesSection(db: Db, scope: Scope): ExportSection {
     .selectFrom('task_templates as tt')
     .innerJoin('projects as p', 'p.gid', 'tt.project_gid')
     .leftJoin('users as u', 'u.gid', 'tt.created_by')
-    .select(['tt.gid', 'tt.name', 'tt.created_at', 'tt.deleted_at', 'p.gid as project_gid', 'p.name as project_name', 'u.gid as creator_gid', 'u.name as creator_name'])
+    .select(['tt.gid', 'tt.name', 'tt.created_at', 'tt.modified_at', 'tt.deleted_at', 'p.gid as project_gid', 'p.name as project_name', 'u.gid as creator_gid', 'u.name as creator_name'])
     .where('p.organization_gid', '=', scope.organizationGid)
     .where(kept(scope, 'tt'))
-    .where(changed(scope, 'tt', ['created_at', 'deleted_at']));
+    .where(changed(scope, 'tt', ['modified_at', 'deleted_at']));
   return jsonSection(db, scope, 'task_templates', {
     query,
     keys: [{ column: 'gid' }],
@@ -792,6 +815,7 @@ function taskTemplatesSection(db: Db, scope: Scope): ExportSection {
         project: projectCompact({ gid: t.project_gid, name: t.project_name }),
         created_by: user(t.creator_gid, t.creator_name),
         created_at: iso(t.created_at),
+        modified_at: iso(t.modified_at),
         deleted_at: iso(t.deleted_at),
         snapshot: snaps.get(t.gid) ?? null,
       }));
@@ -804,7 +828,9 @@ function taskTemplatesSection(db: Db, scope: Scope): ExportSection {
 /**
  * Incremental exports: everything of the organization deleted (or, for workspace
  * memberships, ended) after `since`, whether or not it is still within the 30-day window,
- * so a copy made from earlier exports can drop it.
+ * so a copy made from earlier exports can drop it: soft-deleted rows, and the deletion log
+ * (rows deleted for good: memberships, custom field settings, purged tasks, comments and
+ * attachments). One tombstone per object (the latest deletion if both know it).
  */
 function tombstonesSection(db: Db, scope: Scope, since: Date): ExportSection {
   const org = scope.organizationGid;
@@ -823,9 +849,11 @@ function tombstonesSection(db: Db, scope: Scope, since: Date): ExportSection {
     union all select 'task_template', x.gid, x.deleted_at from task_templates x join projects xp on xp.gid = x.project_gid where xp.organization_gid = ${org} and x.deleted_at > ${since}
     union all select 'user', x.gid, x.deleted_at from users x join organization_memberships xm on xm.user_gid = x.gid and xm.organization_gid = ${org} where x.deleted_at > ${since}
     union all select 'workspace_membership', x.gid, x.removed_at from organization_memberships x where x.organization_gid = ${org} and x.removed_at > ${since}
+    union all select x.resource_type, x.gid, x.deleted_at from deleted_objects x where x.organization_gid = ${org} and x.deleted_at > ${since}
   )`;
+  const unique = sql<{ resource_type: string; gid: string; deleted_at: Date }>`(select d.resource_type, d.gid, max(d.deleted_at) as deleted_at from ${rows} as d (resource_type, gid, deleted_at) group by d.resource_type, d.gid)`;
   return jsonSection(db, scope, 'tombstones', {
-    query: db.selectFrom(rows.as('tombstones')).select(['tombstones.resource_type', 'tombstones.gid', 'tombstones.deleted_at']),
+    query: db.selectFrom(unique.as('tombstones')).select(['tombstones.resource_type', 'tombstones.gid', 'tombstones.deleted_at']),
     keys: [{ column: 'resource_type' }, { column: 'gid' }],
     render: (rows) => rows.map((r) => ({ resource_type: r.resource_type, gid: r.gid, deleted_at: iso(r.deleted_at) })),
   });

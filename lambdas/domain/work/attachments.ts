@@ -16,14 +16,13 @@
  *   drops those never completed (PENDING_UPLOAD_TTL_SECONDS).
  * - Deleting is soft (deleted_at); the purge removes rows and blobs 30 days later.
  */
-import { sql } from 'kysely';
 import { keysetPage, toNumber, type KeysetPage } from '../../db/query.js';
 import type { AttachmentsTable } from '../../db/schema.js';
 import { canEditAttachmentParent, canSeeAttachmentParent, isPendingUploadOf, viewerIn, type Viewer } from '../access/policy.js';
 import type { Principal } from '../auth/sessions.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequestError, ConflictError, ForbiddenError, HttpError, NotFoundError } from '../errors.js';
-import { iso, type Db } from './common.js';
+import { iso, movedTo, touchRows, type Db } from './common.js';
 import { projectCompact, taskCompact } from './present.js';
 
 /** The largest attachment, whichever way it is uploaded (direct uploads are also limited by the body size). */
@@ -151,8 +150,7 @@ async function visibleRow(db: Db, principal: Principal, gid: string, options: { 
 }
 
 async function touchParent(db: Db, parent: AttachmentParent, now: Date): Promise<void> {
-  const table = parent.type === 'task' ? 'tasks' : 'projects';
-  await db.updateTable(table).set({ modified_at: sql`greatest(modified_at, ${now})` }).where('gid', '=', parent.gid).execute();
+  await touchRows(db, parent.type === 'task' ? 'tasks' : 'projects', parent.gid, now);
 }
 
 // --- Use cases ----------------------------------------------------------------------
@@ -182,7 +180,7 @@ export async function uploadAttachment(deps: AppDeps, principal: Principal, inpu
       await assertParentEditable(trx, viewer, parent);
       await trx
         .insertInto('attachments')
-        .values({ gid, organization_gid: parent.organizationGid, parent_type: parent.type, parent_gid: parent.gid, name, content_type: contentType, size: input.bytes.length, blob_key: key, upload_state: 'complete', created_by: viewer.userGid, created_at: now })
+        .values({ gid, organization_gid: parent.organizationGid, parent_type: parent.type, parent_gid: parent.gid, name, content_type: contentType, size: input.bytes.length, blob_key: key, upload_state: 'complete', created_by: viewer.userGid, created_at: now, modified_at: now })
         .execute();
       await touchParent(trx, parent, now);
     });
@@ -220,6 +218,7 @@ export async function attachLink(deps: AppDeps, principal: Principal, input: { p
         upload_state: 'complete',
         created_by: viewer.userGid,
         created_at: now,
+        modified_at: now,
       })
       .execute();
     await touchParent(trx, parent, now);
@@ -254,7 +253,7 @@ export async function startUpload(deps: AppDeps, principal: Principal, input: { 
     key = attachmentBlobKey(parent.organizationGid, gid);
     await trx
       .insertInto('attachments')
-      .values({ gid, organization_gid: parent.organizationGid, parent_type: parent.type, parent_gid: parent.gid, name, content_type: contentType, size: input.size, blob_key: key, upload_state: 'pending', created_by: viewer.userGid, created_at: now })
+      .values({ gid, organization_gid: parent.organizationGid, parent_type: parent.type, parent_gid: parent.gid, name, content_type: contentType, size: input.size, blob_key: key, upload_state: 'pending', created_by: viewer.userGid, created_at: now, modified_at: now })
       .execute();
   });
   const uploadUrl = await deps.blobs.signedPutUrl(key, { expiresInSeconds: UPLOAD_URL_SECONDS, contentType });
@@ -281,7 +280,8 @@ export async function completeUpload(deps: AppDeps, principal: Principal, gid: s
   const now = deps.clock.now();
   await db.transaction().execute(async (trx) => {
     await assertParentEditable(trx, viewer, parentOf(row));
-    await trx.updateTable('attachments').set({ upload_state: 'complete' }).where('gid', '=', gid).where('deleted_at', 'is', null).execute();
+    // Completing is when the attachment appears (in the API and in incremental exports).
+    await trx.updateTable('attachments').set({ upload_state: 'complete', modified_at: movedTo(now) }).where('gid', '=', gid).where('deleted_at', 'is', null).execute();
     await touchParent(trx, parentOf(row), now);
   });
 }
@@ -292,7 +292,7 @@ export async function deleteAttachment(deps: AppDeps, principal: Principal, gid:
   await deps.database.db.transaction().execute(async (trx) => {
     const { viewer, row } = await visibleRow(trx, principal, gid, { pending: true });
     await assertParentEditable(trx, viewer, parentOf(row));
-    await trx.updateTable('attachments').set({ deleted_at: now }).where('gid', '=', gid).where('deleted_at', 'is', null).execute();
+    await trx.updateTable('attachments').set({ deleted_at: now, modified_at: movedTo(now) }).where('gid', '=', gid).where('deleted_at', 'is', null).execute();
     await touchParent(trx, parentOf(row), now);
   });
 }

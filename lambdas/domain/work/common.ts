@@ -1,6 +1,6 @@
 /** Shared pieces of the work-graph use cases. */
 import { sql, type Kysely } from 'kysely';
-import type { DB } from '../../db/schema.js';
+import type { DB, DeletedObjectType } from '../../db/schema.js';
 import type { Principal } from '../auth/sessions.js';
 import { NotFoundError } from '../errors.js';
 import { viewerIn, type Viewer } from '../access/policy.js';
@@ -42,3 +42,37 @@ export function positionBetween(before: number | null, after: number | null): nu
 }
 
 export const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
+/**
+ * modified_at moved forward to `now` (never back): the value for `.set({ modified_at })`.
+ * Every change of a row with modified_at sets it, with the app clock, in the change's
+ * transaction; incremental organization exports find changed objects by it.
+ */
+export const movedTo = (now: Date) => sql<Date>`greatest(modified_at, ${now})`;
+
+type TrackedTable = 'teams' | 'projects' | 'tasks' | 'stories' | 'custom_fields';
+
+/**
+ * A change of an object's relations (followers, likes, tags, projects, members, custom
+ * field settings, enum options) is a change of the object: its modified_at moves, so an
+ * incremental export writes it again with its current relations (docs/export-format.md).
+ */
+export async function touchRows(db: Db, table: TrackedTable, gids: string | string[], now: Date): Promise<void> {
+  const list = typeof gids === 'string' ? [gids] : [...new Set(gids)];
+  if (list.length === 0) return;
+  await db.updateTable(table).set({ modified_at: movedTo(now) }).where('gid', 'in', list).execute();
+}
+
+/**
+ * Records objects (with a gid) whose rows are being deleted for good, in the deleting
+ * transaction: incremental organization exports list them as tombstones. `deletedAt` is
+ * when the object stopped existing for the API (for purged objects, their deleted_at).
+ */
+export async function recordDeletions(db: Db, rows: { organizationGid: string; resourceType: DeletedObjectType; gid: string; deletedAt: Date }[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db
+    .insertInto('deleted_objects')
+    .values(rows.map((r) => ({ organization_gid: r.organizationGid, resource_type: r.resourceType, gid: r.gid, deleted_at: r.deletedAt })))
+    .onConflict((oc) => oc.columns(['resource_type', 'gid']).doNothing())
+    .execute();
+}

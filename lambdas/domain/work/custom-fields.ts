@@ -14,6 +14,11 @@
  * enabled option and at most 500 options; options are never deleted, only disabled.
  * Deleting a field is soft: it vanishes from every answer (also from tasks and project
  * settings). Taking a field off a project keeps the values tasks have for it.
+ *
+ * Change tracking: every change of a field, option or setting moves its modified_at; a
+ * change of a field's options moves the field's, and of a project's settings the
+ * project's (they are exported inside them); a setting taken off a project is recorded in
+ * deleted_objects (a tombstone in incremental exports).
  */
 import { sql } from 'kysely';
 import { keysetPage, type KeysetPage } from '../../db/query.js';
@@ -22,7 +27,7 @@ import { canChangeCustomFieldDefinitions, canSeeCustomField, customFieldVisible,
 import type { Principal } from '../auth/sessions.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.js';
-import { viewerForObject, type Db } from './common.js';
+import { movedTo, recordDeletions, touchRows, viewerForObject, type Db } from './common.js';
 import { projectCompact, userCompact } from './present.js';
 import { assertProjectEditable, assertProjectVisible, type Page } from './projects.js';
 
@@ -126,7 +131,7 @@ async function orderedRows(db: Db, list: OrderedList, parentGid: string) {
  * the custom field's gid), or at the end. When the gap between neighbours is exhausted
  * the list is renumbered first.
  */
-async function positionFor(db: Db, list: OrderedList, parentGid: string, where: Placement): Promise<number | null> {
+async function positionFor(db: Db, list: OrderedList, parentGid: string, where: Placement, now: Date): Promise<number | null> {
   const [beforeField, afterField] = where.fields;
   if (where.before && where.after) throw bad('data', `${beforeField} and ${afterField} cannot both be given`);
   const anchor = where.before ?? where.after;
@@ -142,7 +147,7 @@ async function positionFor(db: Db, list: OrderedList, parentGid: string, where: 
     if ((low === null || position > low) && (high === null || position < high)) return position;
     // Doubles ran out between the neighbours: spread the list out and try again.
     for (const [n, r] of (await orderedRows(db, list, parentGid)).entries()) {
-      await sql`update ${sql.table(list.table)} set position = ${n + 1} where gid = ${r.gid}`.execute(db);
+      await sql`update ${sql.table(list.table)} set position = ${n + 1}, modified_at = greatest(modified_at, ${now}) where gid = ${r.gid}`.execute(db);
     }
   }
   throw new Error('could not find a position between neighbours');
@@ -172,13 +177,14 @@ async function insertCustomField(db: Db, deps: AppDeps, viewer: Viewer, input: C
   checkNewField(input, prefix);
   const gid = deps.ids.gid();
   const type = input.resource_subtype;
+  const now = deps.clock.now();
   await assertNameFree(db, viewer.organizationGid, input.name, undefined, `${prefix}.name`);
   await db
     .insertInto('custom_fields')
-    .values({ gid, organization_gid: viewer.organizationGid, name: input.name, description: input.description ?? '', resource_subtype: type, precision: type === 'number' ? (input.precision ?? 0) : null, created_by: viewer.userGid, created_at: deps.clock.now() })
+    .values({ gid, organization_gid: viewer.organizationGid, name: input.name, description: input.description ?? '', resource_subtype: type, precision: type === 'number' ? (input.precision ?? 0) : null, created_by: viewer.userGid, created_at: now, modified_at: now })
     .execute();
   for (const [i, o] of (input.enum_options ?? []).entries()) {
-    await db.insertInto('custom_field_enum_options').values({ gid: deps.ids.gid(), custom_field_gid: gid, name: o.name, color: o.color ?? 'none', enabled: o.enabled ?? true, position: i + 1 }).execute();
+    await db.insertInto('custom_field_enum_options').values({ gid: deps.ids.gid(), custom_field_gid: gid, name: o.name, color: o.color ?? 'none', enabled: o.enabled ?? true, position: i + 1, modified_at: now }).execute();
   }
   return gid;
 }
@@ -188,6 +194,7 @@ export async function createCustomField(deps: AppDeps, viewer: Viewer, input: Cr
 }
 
 export async function updateCustomField(deps: AppDeps, viewer: Viewer, fieldGid: string, input: UpdateCustomFieldInput): Promise<void> {
+  const now = deps.clock.now();
   await deps.database.db.transaction().execute(async (db) => {
     await assertFieldVisible(db, viewer, fieldGid);
     assertCanChangeDefinitions(viewer);
@@ -205,7 +212,7 @@ export async function updateCustomField(deps: AppDeps, viewer: Viewer, fieldGid:
     }
     if (input.description !== undefined) set.description = input.description;
     if (input.precision !== undefined) set.precision = input.precision;
-    if (Object.keys(set).length) await db.updateTable('custom_fields').set(set).where('gid', '=', fieldGid).execute();
+    if (Object.keys(set).length) await db.updateTable('custom_fields').set({ ...set, modified_at: movedTo(now) }).where('gid', '=', fieldGid).execute();
   });
 }
 
@@ -215,7 +222,7 @@ export async function deleteCustomField(deps: AppDeps, viewer: Viewer, fieldGid:
   await deps.database.db.transaction().execute(async (db) => {
     await assertFieldVisible(db, viewer, fieldGid);
     assertCanChangeDefinitions(viewer);
-    await db.updateTable('custom_fields').set({ deleted_at: now }).where('gid', '=', fieldGid).where('deleted_at', 'is', null).execute();
+    await db.updateTable('custom_fields').set({ deleted_at: now, modified_at: movedTo(now) }).where('gid', '=', fieldGid).where('deleted_at', 'is', null).execute();
   });
 }
 
@@ -234,14 +241,16 @@ async function assertEnumField(db: Db, fieldGid: string): Promise<void> {
 
 export async function createEnumOption(deps: AppDeps, viewer: Viewer, fieldGid: string, input: EnumOptionInput & { insert_before?: string | undefined; insert_after?: string | undefined }): Promise<string> {
   const gid = deps.ids.gid();
+  const now = deps.clock.now();
   await deps.database.db.transaction().execute(async (db) => {
     await assertFieldVisible(db, viewer, fieldGid);
     assertCanChangeDefinitions(viewer);
     await assertEnumField(db, fieldGid);
     const count = await db.selectFrom('custom_field_enum_options').select(sql<number>`count(*)`.as('n')).where('custom_field_gid', '=', fieldGid).executeTakeFirstOrThrow();
     if (Number(count.n) >= MAX_ENUM_OPTIONS) throw bad('data', `a field has at most ${MAX_ENUM_OPTIONS} options (disabled ones included)`);
-    const position = (await positionFor(db, OPTIONS, fieldGid, { before: input.insert_before, after: input.insert_after, fields: ['insert_before', 'insert_after'], what: 'an option of this field' }))!;
-    await db.insertInto('custom_field_enum_options').values({ gid, custom_field_gid: fieldGid, name: input.name, color: input.color ?? 'none', enabled: input.enabled ?? true, position }).execute();
+    const position = (await positionFor(db, OPTIONS, fieldGid, { before: input.insert_before, after: input.insert_after, fields: ['insert_before', 'insert_after'], what: 'an option of this field' }, now))!;
+    await db.insertInto('custom_field_enum_options').values({ gid, custom_field_gid: fieldGid, name: input.name, color: input.color ?? 'none', enabled: input.enabled ?? true, position, modified_at: now }).execute();
+    await touchRows(db, 'custom_fields', fieldGid, now);
   });
   return gid;
 }
@@ -249,13 +258,15 @@ export async function createEnumOption(deps: AppDeps, viewer: Viewer, fieldGid: 
 /** POST /custom_fields/{gid}/enum_options/insert: moves an option before or after another one. */
 export async function insertEnumOption(deps: AppDeps, viewer: Viewer, fieldGid: string, input: { enum_option: string; before_enum_option?: string | undefined; after_enum_option?: string | undefined }): Promise<void> {
   if (!input.before_enum_option && !input.after_enum_option) throw bad('data', 'give before_enum_option or after_enum_option');
+  const now = deps.clock.now();
   await deps.database.db.transaction().execute(async (db) => {
     await assertFieldVisible(db, viewer, fieldGid);
     assertCanChangeDefinitions(viewer);
     const option = await db.selectFrom('custom_field_enum_options').select('gid').where('gid', '=', input.enum_option).where('custom_field_gid', '=', fieldGid).executeTakeFirst();
     if (!option) throw bad('data.enum_option', 'not an option of this field');
-    const position = await positionFor(db, OPTIONS, fieldGid, { before: input.before_enum_option, after: input.after_enum_option, fields: ['before_enum_option', 'after_enum_option'], what: 'an option of this field', moving: input.enum_option });
-    await db.updateTable('custom_field_enum_options').set({ position: position! }).where('gid', '=', input.enum_option).execute();
+    const position = await positionFor(db, OPTIONS, fieldGid, { before: input.before_enum_option, after: input.after_enum_option, fields: ['before_enum_option', 'after_enum_option'], what: 'an option of this field', moving: input.enum_option }, now);
+    await db.updateTable('custom_field_enum_options').set({ position: position!, modified_at: movedTo(now) }).where('gid', '=', input.enum_option).execute();
+    await touchRows(db, 'custom_fields', fieldGid, now);
   });
 }
 
@@ -264,6 +275,7 @@ export async function insertEnumOption(deps: AppDeps, viewer: Viewer, fieldGid: 
  * be chosen again (tasks.writeCustomFields); a field keeps at least one enabled option.
  */
 export async function updateEnumOption(deps: AppDeps, viewer: Viewer, fieldGid: string, optionGid: string, input: { name?: string | undefined; color?: EnumOptionColor | undefined; enabled?: boolean | undefined }): Promise<void> {
+  const now = deps.clock.now();
   await deps.database.db.transaction().execute(async (db) => {
     await assertFieldVisible(db, viewer, fieldGid);
     assertCanChangeDefinitions(viewer);
@@ -275,7 +287,10 @@ export async function updateEnumOption(deps: AppDeps, viewer: Viewer, fieldGid: 
     if (input.name !== undefined) set.name = input.name;
     if (input.color !== undefined) set.color = input.color;
     if (input.enabled !== undefined) set.enabled = input.enabled;
-    if (Object.keys(set).length) await db.updateTable('custom_field_enum_options').set(set).where('gid', '=', optionGid).execute();
+    if (Object.keys(set).length) {
+      await db.updateTable('custom_field_enum_options').set({ ...set, modified_at: movedTo(now) }).where('gid', '=', optionGid).execute();
+      await touchRows(db, 'custom_fields', fieldGid, now);
+    }
   });
 }
 
@@ -297,9 +312,9 @@ export async function addCustomFieldSetting(deps: AppDeps, viewer: Viewer, proje
       const existing = await db.selectFrom('project_custom_field_settings').select('gid').where('project_gid', '=', projectGid).where('custom_field_gid', '=', fieldGid).executeTakeFirst();
       if (existing) throw bad('data.custom_field', 'the custom field is already on this project');
     } else fieldGid = await insertCustomField(db, deps, viewer, input.custom_field, 'data.custom_field');
-    const position = (await positionFor(db, SETTINGS, projectGid, { before: input.insert_before, after: input.insert_after, fields: ['insert_before', 'insert_after'], what: 'a custom field setting of this project' }))!;
-    await db.insertInto('project_custom_field_settings').values({ gid, project_gid: projectGid, custom_field_gid: fieldGid, is_important: input.is_important ?? false, position }).execute();
-    await db.updateTable('projects').set({ modified_at: sql`greatest(modified_at, ${now})` }).where('gid', '=', projectGid).execute();
+    const position = (await positionFor(db, SETTINGS, projectGid, { before: input.insert_before, after: input.insert_after, fields: ['insert_before', 'insert_after'], what: 'a custom field setting of this project' }, now))!;
+    await db.insertInto('project_custom_field_settings').values({ gid, project_gid: projectGid, custom_field_gid: fieldGid, is_important: input.is_important ?? false, position, modified_at: now }).execute();
+    await touchRows(db, 'projects', projectGid, now);
   });
   return gid;
 }
@@ -309,9 +324,14 @@ export async function removeCustomFieldSetting(deps: AppDeps, viewer: Viewer, pr
   const now = deps.clock.now();
   await deps.database.db.transaction().execute(async (db) => {
     await assertProjectEditable(db, viewer, projectGid);
-    const removed = await db.deleteFrom('project_custom_field_settings').where('project_gid', '=', projectGid).where('custom_field_gid', '=', fieldGid).executeTakeFirst();
-    if (Number(removed.numDeletedRows) === 0) throw bad('data.custom_field', 'the custom field is not on this project');
-    await db.updateTable('projects').set({ modified_at: sql`greatest(modified_at, ${now})` }).where('gid', '=', projectGid).execute();
+    const removed = await db.deleteFrom('project_custom_field_settings').where('project_gid', '=', projectGid).where('custom_field_gid', '=', fieldGid).returning('gid').execute();
+    if (removed.length === 0) throw bad('data.custom_field', 'the custom field is not on this project');
+    const project = await db.selectFrom('projects').select('organization_gid').where('gid', '=', projectGid).executeTakeFirstOrThrow();
+    await recordDeletions(
+      db,
+      removed.map((r) => ({ organizationGid: project.organization_gid, resourceType: 'custom_field_setting' as const, gid: r.gid, deletedAt: now })),
+    );
+    await touchRows(db, 'projects', projectGid, now);
   });
 }
 

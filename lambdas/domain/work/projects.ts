@@ -13,7 +13,7 @@ import { canCreateProject, canEditProject, canSeeProject, canSeeTeam, isFullMemb
 import type { Principal } from '../auth/sessions.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.js';
-import { iso, viewerForObject, type Db } from './common.js';
+import { iso, recordDeletions, touchRows, viewerForObject, type Db } from './common.js';
 import { projectCompact, teamCompact, userCompact, workspaceCompact } from './present.js';
 import { addProject, duplicateTask } from './tasks.js';
 
@@ -145,8 +145,9 @@ async function addFollower(db: Db, projectGid: string, userGid: string, now: Dat
   await db.insertInto('project_followers').values({ project_gid: projectGid, user_gid: userGid, created_at: now }).onConflict((oc) => oc.columns(['project_gid', 'user_gid']).doNothing()).execute();
 }
 
+/** Members, followers, custom field settings and statuses are part of the project: changing them moves its modified_at. */
 async function touch(db: Db, projectGid: string, now: Date) {
-  await db.updateTable('projects').set({ modified_at: sql`greatest(modified_at, ${now})` }).where('gid', '=', projectGid).execute();
+  await touchRows(db, 'projects', projectGid, now);
 }
 
 /** Creates a project; the creator becomes a member (admin) and, unless another is named, its owner. */
@@ -262,7 +263,13 @@ export async function changePeople(deps: AppDeps, viewer: Viewer, gid: string, i
         if (input.kind === 'followers') await addFollower(db, gid, p, now);
       } else {
         await db.deleteFrom('project_followers').where('project_gid', '=', gid).where('user_gid', '=', p).execute();
-        if (input.kind === 'members') await db.deleteFrom('project_memberships').where('project_gid', '=', gid).where('user_gid', '=', p).execute();
+        if (input.kind === 'members') {
+          const removed = await db.deleteFrom('project_memberships').where('project_gid', '=', gid).where('user_gid', '=', p).returning('gid').execute();
+          await recordDeletions(
+            db,
+            removed.map((m) => ({ organizationGid: viewer.organizationGid, resourceType: 'project_membership' as const, gid: m.gid, deletedAt: now })),
+          );
+        }
       }
     }
     await touch(db, gid, now);
@@ -568,7 +575,7 @@ export async function duplicateProject(deps: AppDeps, viewer: Viewer, gid: strin
   const now = deps.clock.now();
   for (const s of sections) {
     const newGid = deps.ids.gid();
-    await db.insertInto('sections').values({ gid: newGid, project_gid: copy, name: s.name, position: s.position, created_at: now }).execute();
+    await db.insertInto('sections').values({ gid: newGid, project_gid: copy, name: s.name, position: s.position, created_at: now, modified_at: now }).execute();
     sectionMap.set(s.gid, newGid);
   }
   // Tasks, in project order; subtasks come along with their parents when asked for.

@@ -10,7 +10,7 @@ import { canEditTask, canSeeTask, taskVisible, type Viewer } from '../access/pol
 import type { Principal } from '../auth/sessions.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.js';
-import { iso, nextPosition, positionBetween, viewerForSection, type Db } from './common.js';
+import { iso, movedTo, nextPosition, positionBetween, touchRows, viewerForSection, type Db } from './common.js';
 import { projectCompact, sectionCompact } from './present.js';
 import { assertProjectEditable, assertProjectVisible, type Page } from './projects.js';
 import { addProject } from './tasks.js';
@@ -60,20 +60,21 @@ export async function createSection(deps: AppDeps, viewer: Viewer, projectGid: s
   await deps.database.db.transaction().execute(async (db) => {
     await assertProjectEditable(db, viewer, projectGid);
     const position = (await sectionPosition(db, projectGid, { before: input.insert_before, after: input.insert_after, fields: ['insert_before', 'insert_after'] }))!;
-    await db.insertInto('sections').values({ gid, project_gid: projectGid, name: input.name, position, created_at: now }).execute();
+    await db.insertInto('sections').values({ gid, project_gid: projectGid, name: input.name, position, created_at: now, modified_at: now }).execute();
   });
   return gid;
 }
 
 /** Renames a section and, with insert_before/insert_after, moves it. */
 export async function updateSection(deps: AppDeps, viewer: Viewer, sectionGid: string, projectGid: string, input: { name?: string; insert_before?: string | null; insert_after?: string | null }): Promise<void> {
+  const now = deps.clock.now();
   await deps.database.db.transaction().execute(async (db) => {
     await assertProjectEditable(db, viewer, projectGid);
     const set: Record<string, unknown> = {};
     if (input.name !== undefined) set.name = input.name;
     const position = await sectionPosition(db, projectGid, { before: input.insert_before, after: input.insert_after, fields: ['insert_before', 'insert_after'] }, sectionGid);
     if (position !== null) set.position = position;
-    if (Object.keys(set).length) await db.updateTable('sections').set(set).where('gid', '=', sectionGid).execute();
+    if (Object.keys(set).length) await db.updateTable('sections').set({ ...set, modified_at: movedTo(now) }).where('gid', '=', sectionGid).execute();
   });
 }
 
@@ -92,8 +93,15 @@ export async function deleteSection(deps: AppDeps, viewer: Viewer, sectionGid: s
     if (toNumber(tasks.n) > 0) throw new BadRequestError('Sections must be empty to be deleted; move or delete their tasks first');
     const sections = await db.selectFrom('sections').select(sql<number>`count(*)`.as('n')).where('project_gid', '=', projectGid).where('deleted_at', 'is', null).executeTakeFirstOrThrow();
     if (toNumber(sections.n) <= 1) throw new BadRequestError('The last remaining section of a project cannot be deleted');
-    await db.updateTable('sections').set({ deleted_at: now }).where('gid', '=', sectionGid).execute();
-    // Deleted tasks that were in it come back (if restored) without a section.
+    await db.updateTable('sections').set({ deleted_at: now, modified_at: movedTo(now) }).where('gid', '=', sectionGid).execute();
+    // Deleted tasks that were in it come back (if restored) without a section: their memberships change.
+    const moved = await db.selectFrom('task_projects').select('task_gid').where('section_gid', '=', sectionGid).execute();
+    await touchRows(
+      db,
+      'tasks',
+      moved.map((m) => m.task_gid),
+      now,
+    );
     await db.updateTable('task_projects').set({ section_gid: null }).where('section_gid', '=', sectionGid).execute();
   });
 }
@@ -101,12 +109,13 @@ export async function deleteSection(deps: AppDeps, viewer: Viewer, sectionGid: s
 /** POST /projects/{gid}/sections/insert: moves a section before or after another one. */
 export async function insertSection(deps: AppDeps, viewer: Viewer, projectGid: string, input: { section: string; before_section?: string | null; after_section?: string | null }): Promise<void> {
   if (!input.before_section && !input.after_section) throw bad('data', 'give before_section or after_section');
+  const now = deps.clock.now();
   await deps.database.db.transaction().execute(async (db) => {
     await assertProjectEditable(db, viewer, projectGid);
     const section = await db.selectFrom('sections').select('project_gid').where('gid', '=', input.section).where('deleted_at', 'is', null).executeTakeFirst();
     if (!section || section.project_gid !== projectGid) throw bad('data.section', 'not a section of this project (sections cannot be moved between projects)');
     const position = await sectionPosition(db, projectGid, { before: input.before_section, after: input.after_section, fields: ['before_section', 'after_section'] }, input.section);
-    await db.updateTable('sections').set({ position: position! }).where('gid', '=', input.section).execute();
+    await db.updateTable('sections').set({ position: position!, modified_at: movedTo(now) }).where('gid', '=', input.section).execute();
   });
 }
 

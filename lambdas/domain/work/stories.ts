@@ -1,9 +1,12 @@
-/** Stories: comments on tasks, with likes. Visible with their task; only the author edits or deletes (canChangeComment). */
-import { sql } from 'kysely';
+/**
+ * Stories: comments on tasks, with likes. Visible with their task; only the author edits or
+ * deletes (canChangeComment). Posting or deleting a comment moves the task's modified_at;
+ * a like moves the comment's (incremental exports write it again with its likes).
+ */
 import { canChangeComment, canSeeTask, type Viewer } from '../access/policy.js';
 import type { AppDeps } from '../deps.js';
 import { ForbiddenError, NotFoundError } from '../errors.js';
-import { iso, type Db } from './common.js';
+import { iso, movedTo, touchRows, type Db } from './common.js';
 import { taskCompact, userCompact } from './present.js';
 
 export async function storyTask(db: Db, storyGid: string): Promise<{ taskGid: string; organizationGid: string; authorGid: string | null } | null> {
@@ -61,7 +64,7 @@ export async function addComment(deps: AppDeps, viewer: Viewer, taskGid: string,
   await deps.database.db.transaction().execute(async (db) => {
     if (!(await canSeeTask(db, viewer, taskGid))) throw new NotFoundError('Task not found');
     await db.insertInto('stories').values({ gid, task_gid: taskGid, text: input.text, is_pinned: input.is_pinned ?? false, created_by: viewer.userGid, created_at: now, modified_at: now }).execute();
-    await db.updateTable('tasks').set({ modified_at: sql`greatest(modified_at, ${now})` }).where('gid', '=', taskGid).execute();
+    await touchRows(db, 'tasks', taskGid, now);
   });
   return gid;
 }
@@ -79,7 +82,7 @@ export async function updateComment(deps: AppDeps, viewer: Viewer, storyGid: str
     if (input.text !== undefined && !canChangeComment(viewer, story.authorGid)) throw new ForbiddenError('Only the author can edit a comment');
     await db
       .updateTable('stories')
-      .set({ ...(input.text !== undefined ? { text: input.text, edited_at: now } : {}), ...(input.is_pinned !== undefined ? { is_pinned: input.is_pinned } : {}), modified_at: now })
+      .set({ ...(input.text !== undefined ? { text: input.text, edited_at: now } : {}), ...(input.is_pinned !== undefined ? { is_pinned: input.is_pinned } : {}), modified_at: movedTo(now) })
       .where('gid', '=', storyGid)
       .execute();
   });
@@ -90,15 +93,19 @@ export async function deleteComment(deps: AppDeps, viewer: Viewer, storyGid: str
   await deps.database.db.transaction().execute(async (db) => {
     const story = await visibleStory(db, viewer, storyGid);
     if (!canChangeComment(viewer, story.authorGid)) throw new ForbiddenError('Only the author can delete a comment');
-    await db.updateTable('stories').set({ deleted_at: now }).where('gid', '=', storyGid).execute();
+    await db.updateTable('stories').set({ deleted_at: now, modified_at: movedTo(now) }).where('gid', '=', storyGid).execute();
+    await touchRows(db, 'tasks', story.taskGid, now);
   });
 }
 
 export async function likeStory(deps: AppDeps, viewer: Viewer, storyGid: string, liked: boolean): Promise<void> {
-  const db = deps.database.db;
-  await visibleStory(db, viewer, storyGid);
-  if (liked) await db.insertInto('story_likes').values({ story_gid: storyGid, user_gid: viewer.userGid, created_at: deps.clock.now() }).onConflict((oc) => oc.doNothing()).execute();
-  else await db.deleteFrom('story_likes').where('story_gid', '=', storyGid).where('user_gid', '=', viewer.userGid).execute();
+  const now = deps.clock.now();
+  await deps.database.db.transaction().execute(async (db) => {
+    await visibleStory(db, viewer, storyGid);
+    if (liked) await db.insertInto('story_likes').values({ story_gid: storyGid, user_gid: viewer.userGid, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
+    else await db.deleteFrom('story_likes').where('story_gid', '=', storyGid).where('user_gid', '=', viewer.userGid).execute();
+    await touchRows(db, 'stories', storyGid, now);
+  });
 }
 
 export { visibleStory };

@@ -1,4 +1,8 @@
-/** Task use cases. Access decisions come from the policy module; writes keep modified_at. */
+/**
+ * Task use cases. Access decisions come from the policy module; writes keep modified_at:
+ * a change of a task's relations (projects, sections, tags, followers, likes, comments,
+ * subtasks) moves it too, so incremental exports write the task again.
+ */
 import { sql } from 'kysely';
 import { dateValue, json } from '../../db/query.js';
 import type { AssigneeStatus } from '../../db/schema.js';
@@ -6,7 +10,7 @@ import { users } from '../../db/repositories/users.js';
 import { canAddTaskToProject, canEditTask, canSeeProject, canSeeTag, canSeeTask, customFieldVisible, organizationRole, type Viewer } from '../access/policy.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequestError, ForbiddenError, GoneError, NotFoundError } from '../errors.js';
-import { nextPosition, positionBetween, type Db } from './common.js';
+import { movedTo, nextPosition, positionBetween, touchRows, type Db } from './common.js';
 
 export interface TaskFields {
   name?: string;
@@ -52,7 +56,12 @@ async function memberGid(db: Db, viewer: Viewer, identifier: string, field: stri
 }
 
 async function touch(db: Db, gid: string, now: Date) {
-  await db.updateTable('tasks').set({ modified_at: sql`greatest(modified_at, ${now})` }).where('gid', '=', gid).execute();
+  await touchRows(db, 'tasks', gid, now);
+}
+
+/** The parent of a task (its num_subtasks changes when the task comes, goes or moves). */
+async function parentOf(db: Db, gid: string): Promise<string | null> {
+  return (await db.selectFrom('tasks').select('parent_gid').where('gid', '=', gid).executeTakeFirst())?.parent_gid ?? null;
 }
 
 export async function assertTaskVisible(db: Db, viewer: Viewer, gid: string) {
@@ -259,6 +268,8 @@ export async function deleteTask(deps: AppDeps, viewer: Viewer, gid: string): Pr
   await deps.database.db.transaction().execute(async (db) => {
     await assertTaskEditable(db, viewer, gid);
     await sql`update tasks set deleted_at = ${now}, modified_at = greatest(modified_at, ${now}) where deleted_at is null and gid in (select task_gid from task_ancestors where ancestor_gid = ${gid})`.execute(db);
+    const parent = await parentOf(db, gid);
+    if (parent) await touch(db, parent, now);
   });
 }
 
@@ -276,6 +287,8 @@ export async function restoreTask(deps: AppDeps, viewer: Viewer, gid: string): P
     if (!(await canEditTask(db, viewer, gid))) throw new NotFoundError('Task not found');
     // Only after the access check: otherwise 410 tells anyone which gids are long-deleted tasks.
     if (now.getTime() - task.deleted_at.getTime() > RESTORE_DAYS * 86_400_000) throw new GoneError('Deleted tasks can be restored for 30 days; this one is gone');
+    const parent = await parentOf(db, gid);
+    if (parent) await touch(db, parent, now);
   });
 }
 
@@ -289,6 +302,7 @@ export async function setParent(deps: AppDeps, viewer: Viewer, gid: string, inpu
       const cycle = await db.selectFrom('task_ancestors').select('task_gid').where('task_gid', '=', input.parent).where('ancestor_gid', '=', gid).executeTakeFirst();
       if (cycle) throw new BadRequestError('A task cannot become a subtask of itself or of its own subtasks', [{ message: 'data.parent: would create a cycle' }]);
     }
+    const previous = await parentOf(db, gid);
     // Remove the old ancestors of the subtree, then add the new ones.
     await sql`delete from task_ancestors where task_gid in (select task_gid from task_ancestors where ancestor_gid = ${gid}) and ancestor_gid in (select ancestor_gid from task_ancestors where task_gid = ${gid} and ancestor_gid <> ${gid})`.execute(db);
     if (input.parent) {
@@ -297,7 +311,9 @@ export async function setParent(deps: AppDeps, viewer: Viewer, gid: string, inpu
         from task_ancestors sub cross join task_ancestors sup
         where sub.ancestor_gid = ${gid} and sup.task_gid = ${input.parent}`.execute(db);
     }
-    await db.updateTable('tasks').set({ parent_gid: input.parent, modified_at: sql`greatest(modified_at, ${now})` }).where('gid', '=', gid).execute();
+    await db.updateTable('tasks').set({ parent_gid: input.parent, modified_at: movedTo(now) }).where('gid', '=', gid).execute();
+    // Both parents' subtasks changed.
+    await touchRows(db, 'tasks', [previous, input.parent].filter((p): p is string => p !== null), now);
   });
 }
 
@@ -361,6 +377,8 @@ export async function setLiked(deps: AppDeps, viewer: Viewer, gid: string, liked
     await assertTaskVisible(db, viewer, gid);
     if (liked) await db.insertInto('task_likes').values({ task_gid: gid, user_gid: viewer.userGid, created_at: now }).onConflict((oc) => oc.doNothing()).execute();
     else await db.deleteFrom('task_likes').where('task_gid', '=', gid).where('user_gid', '=', viewer.userGid).execute();
+    // Unlike Asana, a like moves the task's modified_at (its likes are part of what is exported).
+    await touch(db, gid, now);
   });
 }
 

@@ -17,7 +17,7 @@ import { recordAudit } from '../audit.js';
 import type { AppDeps } from '../deps.js';
 import { enqueueMail, pokeMailWorker } from '../mail.js';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.js';
-import { iso, viewerForObject, type Db } from './common.js';
+import { iso, recordDeletions, touchRows, viewerForObject, type Db } from './common.js';
 import { teamCompact, userCompact, workspaceCompact } from './present.js';
 import { callerViewers, requireVisibleUser, userRefMatches, userViews, visibleUser, type Listed, type PageRequest, type UserRef } from './workspaces.js';
 
@@ -214,7 +214,7 @@ export async function createTeam(deps: AppDeps, principal: Principal, input: Cre
       .insertInto('teams')
       .values({ gid, organization_gid: viewer.organizationGid, name: input.name, description: descriptionOf(input) ?? '', visibility: input.visibility ?? 'request_to_join', created_by: viewer.userGid, created_at: now, modified_at: now })
       .execute();
-    await db.insertInto('team_memberships').values({ gid: deps.ids.gid(), team_gid: gid, user_gid: viewer.userGid, is_limited_access: false, is_admin: true, created_at: now }).execute();
+    await db.insertInto('team_memberships').values({ gid: deps.ids.gid(), team_gid: gid, user_gid: viewer.userGid, is_limited_access: false, is_admin: true, created_at: now, modified_at: now }).execute();
   });
   return gid;
 }
@@ -323,12 +323,24 @@ export async function addUserToTeam(deps: AppDeps, principal: Principal, teamGid
       const sent = await inviteToTeam(db, deps, { viewer, inviter: principal.user, team, email: input.user }, ctx);
       return { kind: 'invitation' as const, ...sent };
     }
-    const values = { gid: deps.ids.gid(), team_gid: teamGid, user_gid: target.gid, is_limited_access: input.is_limited_access ?? false, is_admin: false, created_at: now };
-    await db
+    const values = { gid: deps.ids.gid(), team_gid: teamGid, user_gid: target.gid, is_limited_access: input.is_limited_access ?? false, is_admin: false, created_at: now, modified_at: now };
+    const limited = input.is_limited_access;
+    // A row comes back when the membership was created or its access changed (not when it stays as it was).
+    const changed = await db
       .insertInto('team_memberships')
       .values(values)
-      .onConflict((oc) => (input.is_limited_access === undefined ? oc.columns(['team_gid', 'user_gid']).doNothing() : oc.columns(['team_gid', 'user_gid']).doUpdateSet({ is_limited_access: input.is_limited_access })))
+      .onConflict((oc) =>
+        limited === undefined
+          ? oc.columns(['team_gid', 'user_gid']).doNothing()
+          : oc
+              .columns(['team_gid', 'user_gid'])
+              .doUpdateSet({ is_limited_access: limited, modified_at: sql`greatest(team_memberships.modified_at, ${now})` })
+              .where('team_memberships.is_limited_access', '<>', limited),
+      )
+      .returning('gid')
       .execute();
+    // The team's members changed: the team moves too.
+    if (changed.length) await touchRows(db, 'teams', teamGid, now);
     return { kind: 'membership' as const, membership: await membershipOf(db, viewer, teamGid, target.gid) };
   });
   if (outcome.kind === 'invitation') {
@@ -340,11 +352,17 @@ export async function addUserToTeam(deps: AppDeps, principal: Principal, teamGid
 
 /** POST /teams/{gid}/removeUser: workspace admins and the team's full members remove people; anyone may leave (canRemoveFromTeam). */
 export async function removeUserFromTeam(deps: AppDeps, principal: Principal, teamGid: string, ref: UserRef): Promise<void> {
+  const now = deps.clock.now();
   await deps.database.db.transaction().execute(async (db) => {
     const viewer = await viewerForTeam(db, principal, teamGid);
     const target = await visibleUser(db, viewer, ref);
     if (!(await canRemoveFromTeam(db, viewer, teamGid, target?.gid ?? null))) throw new ForbiddenError("Only the team's members and workspace admins can remove people from this team");
     if (!target) throw new BadRequestError('No such user in this workspace', [{ message: 'data.user: no such user in this workspace' }]);
-    await db.deleteFrom('team_memberships').where('team_gid', '=', teamGid).where('user_gid', '=', target.gid).execute();
+    const removed = await db.deleteFrom('team_memberships').where('team_gid', '=', teamGid).where('user_gid', '=', target.gid).returning('gid').execute();
+    await recordDeletions(
+      db,
+      removed.map((m) => ({ organizationGid: viewer.organizationGid, resourceType: 'team_membership' as const, gid: m.gid, deletedAt: now })),
+    );
+    if (removed.length) await touchRows(db, 'teams', teamGid, now);
   });
 }

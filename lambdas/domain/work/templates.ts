@@ -49,7 +49,7 @@ import {
 import type { Principal } from '../auth/sessions.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequestError, ForbiddenError, NotFoundError } from '../errors.js';
-import { iso, viewerForObject, type Db } from './common.js';
+import { iso, movedTo, viewerForObject, type Db } from './common.js';
 import { projectCompact, teamCompact, userCompact } from './present.js';
 import { createTask, type CreateTaskInput } from './tasks.js';
 
@@ -333,6 +333,7 @@ export async function saveProjectAsTemplate(deps: AppDeps, viewer: Viewer, proje
   if (!audience.ok) throw bad(audience.field, audience.reason);
   const snapshot = await snapshotProject(db, projectGid);
   const gid = deps.ids.gid();
+  const now = deps.clock.now();
   await db
     .insertInto('project_templates')
     .values({
@@ -344,7 +345,8 @@ export async function saveProjectAsTemplate(deps: AppDeps, viewer: Viewer, proje
       is_public: input.public ?? false,
       owner_gid: viewer.userGid,
       template: json(snapshot),
-      created_at: deps.clock.now(),
+      created_at: now,
+      modified_at: now,
     })
     .execute();
   return gid;
@@ -355,7 +357,8 @@ export async function deleteProjectTemplate(deps: AppDeps, viewer: Viewer, gid: 
   if (!(await canSeeProjectTemplate(db, viewer, gid))) throw new NotFoundError('Project template not found');
   const t = await db.selectFrom('project_templates').select('owner_gid').where('gid', '=', gid).executeTakeFirstOrThrow();
   if (!canDeleteProjectTemplate(viewer, t.owner_gid)) throw new ForbiddenError('Only the owner of the template or an organization admin can delete it');
-  await db.updateTable('project_templates').set({ deleted_at: deps.clock.now() }).where('gid', '=', gid).where('deleted_at', 'is', null).execute();
+  const now = deps.clock.now();
+  await db.updateTable('project_templates').set({ deleted_at: now, modified_at: movedTo(now) }).where('gid', '=', gid).where('deleted_at', 'is', null).execute();
 }
 
 export interface InstantiateProjectInput {
@@ -432,7 +435,7 @@ export async function instantiateProject(deps: AppDeps, viewer: Viewer, template
     const sections: string[] = [];
     for (const [i, s] of snapshot.sections.entries()) {
       const sectionGid = deps.ids.gid();
-      await trx.insertInto('sections').values({ gid: sectionGid, project_gid: projectGid, name: s.name, position: i + 1, created_at: now }).execute();
+      await trx.insertInto('sections').values({ gid: sectionGid, project_gid: projectGid, name: s.name, position: i + 1, created_at: now, modified_at: now }).execute();
       sections.push(sectionGid);
     }
     // Custom fields deleted since the template was saved are left out.
@@ -441,7 +444,7 @@ export async function instantiateProject(deps: AppDeps, viewer: Viewer, template
       fieldGids.length ? (await trx.selectFrom('custom_fields').select('gid').where('gid', 'in', fieldGids).where('organization_gid', '=', viewer.organizationGid).where('deleted_at', 'is', null).execute()).map((f) => f.gid) : [],
     );
     for (const [i, s] of snapshot.custom_field_settings.filter((f) => live.has(f.custom_field)).entries()) {
-      await trx.insertInto('project_custom_field_settings').values({ gid: deps.ids.gid(), project_gid: projectGid, custom_field_gid: s.custom_field, is_important: s.is_important, position: i + 1 }).execute();
+      await trx.insertInto('project_custom_field_settings').values({ gid: deps.ids.gid(), project_gid: projectGid, custom_field_gid: s.custom_field, is_important: s.is_important, position: i + 1, modified_at: now }).execute();
     }
     for (const t of snapshot.tasks) {
       const section = t.section !== null ? sections[t.section] : undefined;
@@ -520,7 +523,8 @@ export async function saveTaskTemplate(deps: AppDeps, viewer: Viewer, projectGid
   if (!(await isTaskTemplateSourceFor(db, input.task, projectGid))) throw bad('data.task', 'only a task of this project (or a subtask of one) can become its template');
   const snapshot = await snapshotTask(db, input.task, today(deps));
   const gid = deps.ids.gid();
-  await db.insertInto('task_templates').values({ gid, project_gid: projectGid, name: input.name, template: json(snapshot), created_by: viewer.userGid, created_at: deps.clock.now() }).execute();
+  const now = deps.clock.now();
+  await db.insertInto('task_templates').values({ gid, project_gid: projectGid, name: input.name, template: json(snapshot), created_by: viewer.userGid, created_at: now, modified_at: now }).execute();
   return gid;
 }
 
@@ -529,7 +533,8 @@ export async function deleteTaskTemplate(deps: AppDeps, viewer: Viewer, gid: str
   const t = await db.selectFrom('task_templates').select(['created_by', 'project_gid']).where('gid', '=', gid).executeTakeFirst();
   if (!t || !(await canSeeTaskTemplate(db, viewer, gid))) throw new NotFoundError('Task template not found');
   if (!(await canDeleteTaskTemplate(db, viewer, t.created_by, t.project_gid))) throw new ForbiddenError('Only the creator of the template or an editor of its project can delete it');
-  await db.updateTable('task_templates').set({ deleted_at: deps.clock.now() }).where('gid', '=', gid).where('deleted_at', 'is', null).execute();
+  const now = deps.clock.now();
+  await db.updateTable('task_templates').set({ deleted_at: now, modified_at: movedTo(now) }).where('gid', '=', gid).where('deleted_at', 'is', null).execute();
 }
 
 /** A new task (with its subtasks) in the template's project; dates laid out from today. Named after the template unless a name is given. */

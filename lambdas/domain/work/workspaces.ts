@@ -15,7 +15,7 @@ import type { LoginContext, Principal } from '../auth/sessions.js';
 import { recordAudit } from '../audit.js';
 import type { AppDeps } from '../deps.js';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
-import { iso, viewerForObject, type Db } from './common.js';
+import { iso, movedTo, recordDeletions, touchRows, viewerForObject, type Db } from './common.js';
 import { userCompact, workspaceCompact } from './present.js';
 
 export interface PageRequest {
@@ -296,6 +296,7 @@ export type AddedToWorkspace =
 export async function addUserToWorkspace(deps: AppDeps, principal: Principal, workspaceGid: string, ref: UserRef, ctx: LoginContext): Promise<AddedToWorkspace> {
   const db = deps.database.db;
   if (principal.kind !== 'user') throw new NotFoundError();
+  const now = deps.clock.now();
   const outcome = await db.transaction().execute(async (trx) => {
     const viewer = await viewerIn(trx, principal, workspaceGid);
     if (!isOrgAdmin(viewer)) throw new ForbiddenError('Only admins of this workspace can add people');
@@ -303,7 +304,7 @@ export async function addUserToWorkspace(deps: AppDeps, principal: Principal, wo
     const membership = user ? await trx.selectFrom('organization_memberships').select(['gid', 'removed_at']).where('organization_gid', '=', workspaceGid).where('user_gid', '=', user.gid).executeTakeFirst() : undefined;
     if (user && membership) {
       if (membership.removed_at) {
-        await trx.updateTable('organization_memberships').set({ removed_at: null, role: 'member' }).where('gid', '=', membership.gid).execute();
+        await trx.updateTable('organization_memberships').set({ removed_at: null, role: 'member', modified_at: movedTo(now) }).where('gid', '=', membership.gid).execute();
         await recordAudit(trx, deps, { organizationGid: workspaceGid, type: 'user_added_to_workspace', category: 'user_access', actor: { type: 'user', gid: viewer.userGid }, resource: { type: 'user', gid: user.gid }, ip: ctx.ip, userAgent: ctx.userAgent, details: { role: 'member', reinstated: true } });
       }
       return { kind: 'member' as const, user, viewer };
@@ -342,17 +343,36 @@ export async function removeUserFromWorkspace(deps: AppDeps, principal: Principa
       const others = await db.selectFrom('organization_memberships').select('gid').where('organization_gid', '=', workspaceGid).where('role', '=', 'super_admin').where('removed_at', 'is', null).where('user_gid', '<>', target.gid).executeTakeFirst();
       if (!others) throw new ConflictError('The last super admin of a workspace cannot be removed');
     }
-    await db.updateTable('organization_memberships').set({ removed_at: now }).where('gid', '=', membership.gid).execute();
+    await db.updateTable('organization_memberships').set({ removed_at: now, modified_at: movedTo(now) }).where('gid', '=', membership.gid).execute();
     const teams = await db
       .deleteFrom('team_memberships')
       .where('user_gid', '=', target.gid)
       .where('team_gid', 'in', (eb) => eb.selectFrom('teams').select('gid').where('organization_gid', '=', workspaceGid))
-      .executeTakeFirst();
+      .returning(['gid', 'team_gid'])
+      .execute();
     const projects = await db
       .deleteFrom('project_memberships')
       .where('user_gid', '=', target.gid)
       .where('project_gid', 'in', (eb) => eb.selectFrom('projects').select('gid').where('organization_gid', '=', workspaceGid))
-      .executeTakeFirst();
+      .returning(['gid', 'project_gid'])
+      .execute();
+    // Tombstones for the memberships, and their teams and projects move (their members changed).
+    await recordDeletions(db, [
+      ...teams.map((m) => ({ organizationGid: workspaceGid, resourceType: 'team_membership' as const, gid: m.gid, deletedAt: now })),
+      ...projects.map((m) => ({ organizationGid: workspaceGid, resourceType: 'project_membership' as const, gid: m.gid, deletedAt: now })),
+    ]);
+    await touchRows(
+      db,
+      'teams',
+      teams.map((m) => m.team_gid),
+      now,
+    );
+    await touchRows(
+      db,
+      'projects',
+      projects.map((m) => m.project_gid),
+      now,
+    );
     await recordAudit(db, deps, {
       organizationGid: workspaceGid,
       type: 'user_removed_from_workspace',
@@ -361,7 +381,7 @@ export async function removeUserFromWorkspace(deps: AppDeps, principal: Principa
       resource: { type: 'user', gid: target.gid },
       ip: ctx.ip,
       userAgent: ctx.userAgent,
-      details: { role: membership.role, team_memberships_removed: Number(teams.numDeletedRows), project_memberships_removed: Number(projects.numDeletedRows) },
+      details: { role: membership.role, team_memberships_removed: teams.length, project_memberships_removed: projects.length },
     });
   });
 }

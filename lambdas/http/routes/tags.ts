@@ -4,7 +4,7 @@ import { keysetPage } from '../../db/query.js';
 import { canChangeTags, canSeeTag, tagVisible, viewerIn, type Viewer } from '../../domain/access/policy.js';
 import type { AppDeps } from '../../domain/deps.js';
 import { ForbiddenError, NotFoundError } from '../../domain/errors.js';
-import { iso, viewerForObject } from '../../domain/work/common.js';
+import { iso, movedTo, viewerForObject } from '../../domain/work/common.js';
 import { assertTaskVisible } from '../../domain/work/tasks.js';
 import { tagCompact, workspaceCompact } from '../../domain/work/present.js';
 import { dataBody, listBody } from '../openapi.js';
@@ -30,7 +30,8 @@ async function visibleTag(deps: AppDeps, principal: UserPrincipal, tagGid: strin
 async function createTag(deps: AppDeps, viewer: Viewer, body: { name: string; color?: string | null; notes?: string | undefined }) {
   if (!canChangeTags(viewer)) throw new ForbiddenError('Guests cannot create tags');
   const tagGid = deps.ids.gid();
-  await deps.database.db.insertInto('tags').values({ gid: tagGid, organization_gid: viewer.organizationGid, name: body.name, color: body.color ?? null, notes: body.notes ?? '', created_by: viewer.userGid, created_at: deps.clock.now() }).execute();
+  const now = deps.clock.now();
+  await deps.database.db.insertInto('tags').values({ gid: tagGid, organization_gid: viewer.organizationGid, name: body.name, color: body.color ?? null, notes: body.notes ?? '', created_by: viewer.userGid, created_at: now, modified_at: now }).execute();
   return tagGid;
 }
 
@@ -132,7 +133,7 @@ export const tagRoutes = [
       if (!canChangeTags(viewer)) throw new ForbiddenError('Guests cannot change tags');
       const changes = { ...(body.name !== undefined ? { name: body.name } : {}), ...(body.color !== undefined ? { color: body.color } : {}), ...(body.notes !== undefined ? { notes: body.notes } : {}) };
       // An empty update ({"data": {}}) changes nothing; an UPDATE without SET would be a syntax error (500).
-      if (Object.keys(changes).length) await deps.database.db.updateTable('tags').set(changes).where('gid', '=', params.tag_gid).execute();
+      if (Object.keys(changes).length) await deps.database.db.updateTable('tags').set({ ...changes, modified_at: movedTo(deps.clock.now()) }).where('gid', '=', params.tag_gid).execute();
       return { kind: 'data', data: await tagAnswer(deps, params.tag_gid, meta.baseUrl) };
     },
   }),
@@ -149,7 +150,8 @@ export const tagRoutes = [
     async handle({ principal, params, deps }) {
       const viewer = await visibleTag(deps, principal, params.tag_gid);
       if (!canChangeTags(viewer)) throw new ForbiddenError('Guests cannot delete tags');
-      await deps.database.db.updateTable('tags').set({ deleted_at: deps.clock.now() }).where('gid', '=', params.tag_gid).execute();
+      const now = deps.clock.now();
+      await deps.database.db.updateTable('tags').set({ deleted_at: now, modified_at: movedTo(now) }).where('gid', '=', params.tag_gid).execute();
       return { kind: 'data', data: {} };
     },
   }),
