@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { LocalBlobs } from '../lambdas/adapters/blobs/local-blobs.js';
 import { systemClock } from '../lambdas/adapters/clock.js';
 import { loadLocalSecretsFile } from '../lambdas/adapters/secrets/local-secrets.js';
-import { openPglite, pgliteDatabase, postgresDatabase } from '../lambdas/db/database.js';
+import { openPglite, pgliteDatabase, postgresDatabase } from '../lambdas/db/local-engines.js';
 import { loadMigrations, migrate } from '../lambdas/db/migrator.js';
 import { DEFAULT_AUTH_CONFIG } from '../lambdas/domain/auth/config.js';
 import { optionalEnv } from '../lambdas/shared/env.js';

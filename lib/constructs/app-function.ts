@@ -38,8 +38,12 @@ export const BUNDLING = {
   mainFields: ['module', 'main'],
   /** Bundled CommonJS dependencies may call require(); give ESM output one. */
   banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-  /** Nothing external: the AWS SDK v3 clients are bundled (pinned versions, no runtime drift). */
-  external: [] as string[],
+  /**
+   * The AWS SDK v3 clients are bundled (pinned versions, no runtime drift). External only:
+   * supports-color, an optional peer that debug (under @node-saml/node-saml) require()s in
+   * a try/catch; it is a dev-only install here, so it must not ship.
+   */
+  external: ['supports-color'] as string[],
   outputFile: 'index.mjs',
 } as const;
 

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { sql } from 'kysely';
-import { openPglite, pgliteDatabase, dataApiDatabase, type Database } from '../../lambdas/db/database.js';
+import { dataApiDatabase, type Database } from '../../lambdas/db/database.js';
+import { openPglite, pgliteDatabase } from '../../lambdas/db/local-engines.js';
 import { loadMigrations, migrate, MigrationError, type MigrationFile } from '../../lambdas/db/migrator.js';
 import { DataApiStandIn } from '../support/data-api-standin.js';
 import { engineNames, openEngine } from '../support/engines.js';

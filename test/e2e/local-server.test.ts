@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalMailer } from '../../lambdas/adapters/mail/local-mailer.js';
-import { openPglite } from '../../lambdas/db/database.js';
+import { openPglite } from '../../lambdas/db/local-engines.js';
 
 const dirs: string[] = [];
 afterAll(async () => {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { ExecuteStatementCommand, RDSDataClient, type ExecuteStatementCommandInput } from '@aws-sdk/client-rds-data';
 import type { PGlite } from '@electric-sql/pglite';
-import { openPglite } from '../../lambdas/db/database.js';
+import { openPglite } from '../../lambdas/db/local-engines.js';
 import { loadMigrations } from '../../lambdas/db/migrator.js';
 import { logger } from '../../lambdas/shared/logger.js';
 import { DataApiStandIn } from '../support/data-api-standin.js';

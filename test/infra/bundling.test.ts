@@ -59,16 +59,14 @@ const LOGGING = ['@aws-lambda-powertools/logger'];
 /** Aurora through the Data API: the engine deployed functions use. */
 const DATA_API = ['@aws-sdk/client-rds-data', 'kysely', 'kysely-data-api'];
 /**
- * The local engines (PGlite for npm start and tests, node-postgres for DATABASE_URL). Never
- * used in AWS, but lambdas/db/database.ts imports them statically, so every function that
- * touches the database carries them (PGlite alone is ~650 KB minified): listed in the Gaps
- * of docs/security.md.
+ * The local engines (PGlite for npm start and tests, node-postgres for DATABASE_URL): never
+ * in a deployed function (lambdas/db/local-engines.ts is imported by local mode only).
  */
 const LOCAL_ENGINES = ['@electric-sql/pglite', 'kysely-pglite-dialect', 'pg'];
 /** The ports awsDeps() wires at cold start (lambdas/handlers/shared.ts): S3, the app secret, SES, SQS. */
 const AWS_PORTS = ['@aws-sdk/client-s3', '@aws-sdk/client-secrets-manager', '@aws-sdk/client-sesv2', '@aws-sdk/client-sqs', '@aws-sdk/lib-storage', '@aws-sdk/s3-request-presigner'];
 /** Everything a function built on awsDeps() bundles: mail is composed with nodemailer, passwords are checked against zxcvbn's common list. */
-const AWS_DEPS = [...LOGGING, ...DATA_API, ...LOCAL_ENGINES, ...AWS_PORTS, 'nodemailer', '@zxcvbn-ts/language-common'];
+const AWS_DEPS = [...LOGGING, ...DATA_API, ...AWS_PORTS, 'nodemailer', '@zxcvbn-ts/language-common'];
 /** The whole route table (route-groups.ts imports it, so each API function carries every route's code): validation, login detection, CSV, SSO. */
 const ROUTE_TABLE = [...AWS_DEPS, 'zod', 'ua-parser-js', 'csv-stringify', '@node-saml/node-saml', 'openid-client'];
 
@@ -82,7 +80,7 @@ const BUNDLED_DEPENDENCIES: Record<string, string[]> = {
   auth: ROUTE_TABLE,
   exports: ROUTE_TABLE,
   authorizer: [...AWS_DEPS, 'zod', 'ua-parser-js'],
-  migrate: [...LOGGING, ...DATA_API, ...LOCAL_ENGINES],
+  migrate: [...LOGGING, ...DATA_API],
   mailWorker: AWS_DEPS,
   outboxRelay: AWS_DEPS,
   // Purges expired SSO requests (oidc.ts, saml.ts) and login IPs (sessions.ts).
@@ -95,23 +93,22 @@ const BUNDLED_DEPENDENCIES: Record<string, string[]> = {
 
 /**
  * Declared in "dependencies" but never part of a function: the CDK app (bin/, lib/), the
- * TypeScript runner of bin/ scripts, and the local mailer's parser (local-mailer.ts).
+ * TypeScript runner of bin/ scripts, the local mailer's parser (local-mailer.ts) and the
+ * local database engines.
  */
-const NEVER_BUNDLED = ['aws-cdk-lib', 'constructs', 'tsx', 'mailparser'];
+const NEVER_BUNDLED = ['aws-cdk-lib', 'constructs', 'tsx', 'mailparser', ...LOCAL_ENGINES];
 
 /**
  * Packages found in bundles outside the lockfile's runtime graph, each with why and how to
  * remove it. Every entry must still occur (none stale); each lets in only itself and its
  * own locked dependencies.
  */
-const ACKNOWLEDGED_OUTSIDE_RUNTIME_GRAPH: Record<string, string> = {
-  'node_modules/supports-color':
-    "dev-only in package-lock.json (jest installs it), yet bundled: debug (a dependency of @node-saml/node-saml) require()s it in a try/catch as an optional peer, and esbuild bundles whatever is installed. Fix: add it to BUNDLING.external (debug then runs without it, as it does when it is absent).",
-};
+const ACKNOWLEDGED_OUTSIDE_RUNTIME_GRAPH: Record<string, string> = {};
 
 /** Modules a bundle leaves to require() at run time (esbuild could not resolve them): Node built-ins, and these. */
 const UNRESOLVED_OPTIONAL_REQUIRES: Record<string, string> = {
-  'pg-native': "pg's optional native binding, required only when asked for (pg.native) and never installed",
+  'supports-color':
+    "debug (a dependency of @node-saml/node-saml) require()s it in a try/catch as an optional peer; it is dev-only in package-lock.json (jest installs it), so BUNDLING.external keeps it out and debug runs without it, as it does when it is absent",
 };
 
 interface LockEntry {
@@ -336,8 +333,8 @@ describe('the dependency allow-list', () => {
     );
     // And one that a runtime dependency reached without being on the function's list.
     const migrate = bundles.get('migrate')!.metafile;
-    expect(bundleProblems(migrate, BUNDLED_DEPENDENCIES.migrate!.filter((name) => name !== 'pg'))).toEqual(
-      expect.arrayContaining(['imported by our code but not in the function\'s allow-list: pg', 'bundled but not a locked dependency of the allowed packages: node_modules/pg']),
+    expect(bundleProblems(migrate, BUNDLED_DEPENDENCIES.migrate!.filter((name) => name !== 'kysely-data-api'))).toEqual(
+      expect.arrayContaining(['imported by our code but not in the function\'s allow-list: kysely-data-api', 'bundled but not a locked dependency of the allowed packages: node_modules/kysely-data-api']),
     );
   });
 });

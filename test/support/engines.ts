@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { openPglite, pgliteDatabase, dataApiDatabase, postgresDatabase, type Database } from '../../lambdas/db/database.js';
+import { dataApiDatabase, type Database } from '../../lambdas/db/database.js';
+import { openPglite, pgliteDatabase, postgresDatabase } from '../../lambdas/db/local-engines.js';
 import { checksum, loadMigrations, migrate } from '../../lambdas/db/migrator.js';
 import { DataApiStandIn, type StandInOptions } from './data-api-standin.js';
 
