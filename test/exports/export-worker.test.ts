@@ -19,6 +19,7 @@ import { renderPlanToString, type ExportJobContext, type ExportPlan } from '../.
 import type { Principal } from '../../lambdas/domain/auth/sessions.js';
 import type { AppDeps } from '../../lambdas/domain/deps.js';
 import { createExportWorker, failDeadLetteredExport, MIN_PART_BYTES, runExportStep, type ExportWorkerOptions, type PlanBuilder } from '../../lambdas/workers/exports.js';
+import { logger } from '../../lambdas/shared/logger.js';
 import { openEngine, type TestEngine } from '../support/engines.js';
 import { RecordingQueue, testDeps } from '../support/http.js';
 
@@ -75,6 +76,7 @@ let admin: Principal;
 let organizationGid: string;
 
 beforeAll(async () => {
+  logger.setLogLevel('SILENT');
   engine = await openEngine('pglite');
   dir = await mkdtemp(join(tmpdir(), 'export-worker-'));
   clock = new ManualClock('2026-11-20T10:00:00.000Z');
