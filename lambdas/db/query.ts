@@ -113,15 +113,30 @@ function bindCursorValue(value: CursorValue): RawBuilder<unknown> {
 const direction = (k: KeysetColumn) => sql.raw(k.direction === 'desc' ? 'desc' : 'asc');
 const orderBy = (alias: string, keys: KeysetColumn[]) => sql.join(keys.map((k) => sql`${sql.ref(`${alias}.${k.column}`)} ${direction(k)}`));
 
-/** (k1, k2, ...) strictly after (v1, v2, ...) in key order, for any mix of directions. */
+/**
+ * (k1, k2, ...) strictly after (v1, v2, ...) in key order. When every key runs the same
+ * way this is one row comparison, (k1, k2) > (v1, v2), which PostgreSQL turns into an
+ * index range (a page costs the same at the end of a large table as at its start); mixed
+ * directions spell the comparison out (same meaning, including NULLs).
+ */
 function afterPredicate(keys: KeysetColumn[], values: CursorValue[]): RawBuilder<boolean> {
+  const uniform = keys.every((k) => (k.direction ?? 'asc') === (keys[0]!.direction ?? 'asc'));
+  if (uniform && keys.length > 1) {
+    const refs = sql.join(keys.map((k) => sql.ref(`page_source.${k.column}`)));
+    const bounds = sql.join(values.map((v) => bindCursorValue(v ?? null)));
+    return sql<boolean>`(${refs}) ${sql.raw(keys[0]!.direction === 'desc' ? '<' : '>')} (${bounds})`;
+  }
+  return spelledOutAfter(keys, values);
+}
+
+function spelledOutAfter(keys: KeysetColumn[], values: CursorValue[]): RawBuilder<boolean> {
   const [key, ...restKeys] = keys;
   const [value, ...restValues] = values;
   const ref = sql.ref(`page_source.${key!.column}`);
   const bound = bindCursorValue(value ?? null);
   const op = sql.raw(key!.direction === 'desc' ? '<' : '>');
   if (restKeys.length === 0) return sql<boolean>`${ref} ${op} ${bound}`;
-  return sql<boolean>`(${ref} ${op} ${bound} or (${ref} = ${bound} and ${afterPredicate(restKeys, restValues)}))`;
+  return sql<boolean>`(${ref} ${op} ${bound} or (${ref} = ${bound} and ${spelledOutAfter(restKeys, restValues)}))`;
 }
 
 /**
