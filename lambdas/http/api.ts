@@ -85,11 +85,50 @@ function readBody(event: APIGatewayProxyEvent, headers: Record<string, string>, 
     }
     return fields;
   }
-  if (!/^application\/(json|[a-z0-9.+-]+\+json)\b/i.test(type)) throw new UnsupportedMediaTypeError();
+  // application/json or a +json type, optionally with parameters (not application/json-seq, application/jsonp...).
+  if (!/^application\/(json|[a-z0-9.+-]+\+json)\s*(;|$)/i.test(type)) throw new UnsupportedMediaTypeError();
   try {
     return JSON.parse(raw.toString('utf8'));
   } catch {
     throw new BadRequestError('Could not parse the request body as JSON');
+  }
+}
+
+/** An unpaired UTF-16 surrogate: not a character, and not encodable as UTF-8. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Text the database can store: PostgreSQL text and jsonb cannot hold U+0000, and an
+ * unpaired surrogate (JSON allows "\udc90") is not Unicode (PGlite even encodes one next
+ * to other non-ASCII text as invalid UTF-8 and fails the statement). Either, anywhere in
+ * the input (a value or a key), is refused here with a 400 naming the field, instead of
+ * failing in the database with a 500 (or being stored differently by each engine).
+ * Iterative, so deeply nested JSON cannot overflow the stack.
+ */
+function assertStorableText(value: unknown, prefix: string): void {
+  const at = (path: string, key: string | number) => (path ? `${path}.${key}` : String(key));
+  const problem = (s: string) => (s.includes('\u0000') ? 'NUL (\\u0000) characters' : LONE_SURROGATE.test(s) ? 'unpaired UTF-16 surrogates (invalid Unicode)' : null);
+  const check = (s: string, path: () => string, what: 'value' | 'key') => {
+    const p = problem(s);
+    if (p) throw new BadRequestError(`Invalid ${prefix || 'request'}`, [{ message: `${path() || 'body'}: ${what === 'key' ? 'a property name contains' : 'must not contain'} ${p}` }]);
+  };
+  // Paths are built for containers only; a leaf's path only when it is refused.
+  const pending: [unknown, string][] = [[value, prefix]];
+  while (pending.length) {
+    const [v, path] = pending.pop()!;
+    if (typeof v === 'string') check(v, () => path, 'value');
+    else if (Array.isArray(v)) {
+      v.forEach((item: unknown, i) => {
+        if (typeof item === 'string') check(item, () => at(path, i), 'value');
+        else if (item !== null && typeof item === 'object') pending.push([item, at(path, i)]);
+      });
+    } else if (v !== null && typeof v === 'object' && !Buffer.isBuffer(v)) {
+      for (const [k, item] of Object.entries(v)) {
+        check(k, () => path, 'key');
+        if (typeof item === 'string') check(item, () => at(path, k), 'value');
+        else if (item !== null && typeof item === 'object') pending.push([item, at(path, k)]);
+      }
+    }
   }
 }
 
@@ -131,9 +170,12 @@ export function createApiHandler(deps: AppDeps, routes: RouteDef[]): ApiHandler 
       const rawQuery = queryParameters(event);
       pretty = rawQuery.opt_pretty === 'true' || rawQuery.opt_pretty === '';
       const rawParams = Object.fromEntries(Object.entries(hit.m!.groups ?? {}).map(([k, v]) => [k, safeDecode(v)]));
+      assertStorableText(rawParams, 'path');
       const params = route.request.params ? validate(route.request.params, rawParams, 'path') : {};
+      assertStorableText(rawQuery, 'query');
       const query = validate(querySchema, rawQuery, 'query') as Record<string, unknown>;
       const rawBody = readBody(event, headers, maxBytes, route.bodyFormat ?? 'json');
+      if (route.bodyFormat !== 'multipart') assertStorableText(rawBody, route.bodyFormat === 'form' ? 'form' : '');
       let body: unknown = {};
       if (route.request.body && (route.bodyFormat === 'form' || route.bodyFormat === 'multipart')) {
         body = validate(route.request.body, rawBody ?? {}, 'form');
