@@ -84,7 +84,10 @@ export function encodeCursor(values: CursorValue[]): string {
 
 const isCursorValue = (v: unknown): v is CursorValue =>
   v === null ||
-  ['string', 'number', 'boolean'].includes(typeof v) ||
+  typeof v === 'string' ||
+  typeof v === 'boolean' ||
+  // Keys are counts, positions and ids: never beyond what the database's bigint or a JS number holds exactly.
+  (typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= Number.MAX_SAFE_INTEGER) ||
   (typeof v === 'object' && Object.keys(v as object).length === 1 && typeof (v as { ts?: unknown }).ts === 'string' && !Number.isNaN(Date.parse((v as { ts: string }).ts)));
 
 /** Decodes a cursor made by encodeCursor for `length` keys; anything else is an InvalidCursorError. */
@@ -140,6 +143,25 @@ function spelledOutAfter(keys: KeysetColumn[], values: CursorValue[]): RawBuilde
 }
 
 /**
+ * A cursor is a well-formed token of values, but nothing binds it to the list it came
+ * from: values of another list (or crafted ones) may not fit this list's key columns,
+ * and the database refuses them with a data exception (class 22: invalid datetime,
+ * invalid text representation...), a type mismatch (42804, 42883), or PGlite's own
+ * "Invalid input" when it serializes the bound value. Only the cursor is unvalidated
+ * input in a page query, so such an error there is a bad offset: 400, not 500.
+ */
+async function cursorChecked<T>(hasCursor: boolean, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    const state = sqlState(error) ?? '';
+    const cursorMisfit = state.startsWith('22') || state === '42804' || state === '42883' || (error instanceof Error && /^Invalid input for /i.test(error.message));
+    if (hasCursor && cursorMisfit) throw new InvalidCursorError();
+    throw error;
+  }
+}
+
+/**
  * One page of `query` in key order after the cursor: at most `limit` rows and at most
  * `byteBudget` bytes as the Data API would encode them (always at least one row; the
  * Data API caps a row at 64 KB). The byte accounting runs in the database as a running
@@ -159,7 +181,7 @@ export async function keysetPage<Row extends object>(
   const after = options.after ? decodeCursor(options.after, keys.length) : null;
   const order = orderBy('page_source', keys);
   // One row beyond the limit is fetched to learn whether another page follows.
-  const { rows } = await sql<Row & { _page_bytes: number; _page_row: number; _page_candidates: number }>`
+  const { rows } = await cursorChecked(after !== null, () => sql<Row & { _page_bytes: number; _page_row: number; _page_candidates: number }>`
     select sized.* from (
       select candidates.*,
         sum(candidates._row_bytes) over (order by ${orderBy('candidates', keys)} rows unbounded preceding) as _page_bytes,
@@ -176,7 +198,7 @@ export async function keysetPage<Row extends object>(
       ) as candidates
     ) as sized
     where sized._page_row = 1 or sized._page_bytes <= ${sql.lit(budget)}
-    order by ${orderBy('sized', keys)}`.execute(db);
+    order by ${orderBy('sized', keys)}`.execute(db));
   const candidates = toNumber(rows[0]?._page_candidates);
   const more = candidates > rows.length || rows.length > limit;
   const pageRows = rows.slice(0, limit).map((r) => {
