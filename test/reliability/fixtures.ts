@@ -4,32 +4,17 @@
  * state mark of every table (row counts, and rows written since, by xmin), and the
  * checks every error answer must pass.
  */
-import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { openPglite } from '../../lambdas/db/local-engines.js';
 import { organizations } from '../../lambdas/db/repositories/organizations.js';
 import { users } from '../../lambdas/db/repositories/users.js';
 import { completeLogin } from '../../lambdas/domain/auth/sessions.js';
 import { createServiceAccount } from '../../lambdas/domain/auth/service-accounts.js';
 import { CHROME_MAC, type IdentityHarness } from '../support/identity.js';
 import { project as insertProject, section as insertSection, team as insertTeam } from '../support/graph.js';
-import { ensurePgliteTemplate } from '../support/engines.js';
 import { person, type Person } from '../support/world.js';
 
-/**
- * A new LOCAL_DATA_DIR whose embedded database is already migrated (loaded from the
- * migrated template the test engines use): the local server starts in seconds instead
- * of running every migration on a fresh PGlite.
- */
-export async function seededDataDir(prefix: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  await mkdir(join(dir, 'db'), { recursive: true });
-  const pglite = await openPglite(join(dir, 'db'), new Blob([await readFile(await ensurePgliteTemplate())]));
-  await pglite.close();
-  return dir;
-}
+export { seededDataDir } from '../support/engines.js';
 
 // --- People and worlds ---------------------------------------------------------------------
 

@@ -6,7 +6,7 @@
  * concurrent first runs race harmlessly through an atomic rename) and loaded per suite.
  */
 import { existsSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -81,4 +81,17 @@ export async function openEngine(name: EngineName, options: { standIn?: StandInO
       await cleanup.end();
     },
   };
+}
+
+/**
+ * A local data directory whose database is already migrated (loaded from the migrated
+ * template): the local server then starts in seconds instead of running every migration
+ * on a fresh PGlite. The first-start migrations are what scripts/check-startup.mjs times.
+ */
+export async function seededDataDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  await mkdir(join(dir, 'db'), { recursive: true });
+  const pglite = await openPglite(join(dir, 'db'), new Blob([await readFile(await ensurePgliteTemplate())]));
+  await pglite.close();
+  return dir;
 }
