@@ -54,6 +54,9 @@ export async function deliver(deps: MailDeps, gid: string): Promise<boolean> {
   }
   // Already sent, leased by another worker, or not due yet: nothing to do here.
   if (!message) return true;
+  // The claim took so long that its lease has already run out: another worker may hold the
+  // message now, so sending would risk a duplicate. Leave it to that worker (or the relay).
+  if (deps.clock.now().getTime() >= new Date(message.available_at).getTime()) return true;
   try {
     const mail = message.payload as OutgoingMail;
     await deps.mailer.send({ to: mail.to, subject: mail.subject, text: mail.text, headers: { 'X-Outbox-Id': gid } });
