@@ -12,7 +12,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { BUNDLING } from '../lib/constructs/app-function.js';
+import { BUNDLING, esbuildOptions } from '../lib/constructs/app-function.js';
 import { FUNCTIONS } from '../lib/functions.js';
 import { ROOT } from './spawn.js';
 
@@ -55,16 +55,7 @@ async function bundle(outDir: string, name: string, entry: { file: string } | { 
   await build({
     ...('file' in entry ? { entryPoints: [entry.file] } : { stdin: { contents: entry.contents, loader: 'ts', resolveDir: ROOT, sourcefile: 'empty.ts' } }),
     outfile,
-    bundle: true,
-    platform: BUNDLING.platform,
-    format: BUNDLING.format,
-    target: BUNDLING.target,
-    minify: BUNDLING.minify,
-    sourcemap: BUNDLING.sourcemap,
-    sourcesContent: BUNDLING.sourcesContent,
-    mainFields: [...BUNDLING.mainFields],
-    banner: { js: BUNDLING.banner },
-    external: [...BUNDLING.external],
+    ...esbuildOptions(),
     logLevel: 'silent',
   });
   return outfile;

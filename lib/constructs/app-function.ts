@@ -47,6 +47,25 @@ export const BUNDLING = {
   outputFile: 'index.mjs',
 } as const;
 
+/**
+ * BUNDLING as esbuild's own build options: what NodejsFunction runs, for the checks and
+ * measurements that bundle a function themselves (test/infra/bundling.test.ts, bench/).
+ */
+export function esbuildOptions() {
+  return {
+    bundle: true,
+    platform: BUNDLING.platform,
+    format: BUNDLING.format,
+    target: BUNDLING.target,
+    minify: BUNDLING.minify,
+    sourcemap: BUNDLING.sourcemap,
+    sourcesContent: BUNDLING.sourcesContent,
+    mainFields: [...BUNDLING.mainFields],
+    banner: { js: BUNDLING.banner },
+    external: [...BUNDLING.external],
+  };
+}
+
 /** Where the migrate function finds its SQL files: next to the bundle, as the migrator expects. */
 export const MIGRATIONS_SOURCE = 'lambdas/db/migrations';
 export const MIGRATIONS_TARGET = 'migrations';

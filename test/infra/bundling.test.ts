@@ -18,7 +18,7 @@ import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build, stop, type BuildOptions, type Metafile } from 'esbuild';
-import { BUNDLING, MIGRATIONS_SOURCE, MIGRATIONS_TARGET, PROJECT_ROOT, copyMigrationsCommands } from '../../lib/constructs/app-function.js';
+import { BUNDLING, esbuildOptions, MIGRATIONS_SOURCE, MIGRATIONS_TARGET, PROJECT_ROOT, copyMigrationsCommands } from '../../lib/constructs/app-function.js';
 import { FUNCTIONS, type FunctionSpec } from '../../lib/functions.js';
 
 /** Every function the stacks deploy: the table plus the backup stack's copier. */
@@ -211,16 +211,7 @@ const bundles = new Map<string, { dir: string; inputs: string[]; metafile: Metaf
 /** The settings the function construct gives NodejsFunction (lib/constructs/app-function.ts). */
 const DEPLOYED_BUILD: BuildOptions = {
   absWorkingDir: PROJECT_ROOT, // metafile paths relative to the project
-  bundle: true,
-  platform: BUNDLING.platform,
-  format: BUNDLING.format,
-  target: BUNDLING.target,
-  minify: BUNDLING.minify,
-  sourcemap: BUNDLING.sourcemap,
-  sourcesContent: BUNDLING.sourcesContent,
-  mainFields: [...BUNDLING.mainFields],
-  banner: { js: BUNDLING.banner },
-  external: [...BUNDLING.external],
+  ...esbuildOptions(),
   metafile: true,
   logLevel: 'silent',
 };

@@ -134,20 +134,24 @@ export async function startStep(deps: Pick<AppDeps, 'queue'>, gid: string, step:
 export async function relayStalledExports(deps: Pick<AppDeps, 'database' | 'clock' | 'queue'>, idleSeconds = 300, limit = 100): Promise<number> {
   const now = deps.clock.now();
   const before = new Date(now.getTime() - idleSeconds * 1000);
+  // One statement marks them (so the next run leaves them alone for idleSeconds) and lists them.
   const rows = await deps.database.db
-    .selectFrom('export_jobs')
-    .select(['gid', 'step'])
-    .where('state', 'in', ['pending', 'started'])
-    .where('modified_at', '<', before)
-    .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
-    .orderBy('modified_at')
-    .orderBy('gid')
-    .limit(limit)
+    .updateTable('export_jobs')
+    .set({ modified_at: now })
+    .where('gid', 'in', (q) =>
+      q
+        .selectFrom('export_jobs')
+        .select('gid')
+        .where('state', 'in', ['pending', 'started'])
+        .where('modified_at', '<', before)
+        .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+        .orderBy('modified_at')
+        .orderBy('gid')
+        .limit(limit),
+    )
+    .returning(['gid', 'step'])
     .execute();
-  for (const row of rows) {
-    await deps.database.db.updateTable('export_jobs').set({ modified_at: now }).where('gid', '=', row.gid).where('step', '=', row.step).execute();
-    await startStep(deps, row.gid, row.step);
-  }
+  for (const row of rows) await startStep(deps, row.gid, row.step);
   return rows.length;
 }
 
