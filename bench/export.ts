@@ -21,7 +21,7 @@ import { systemClock } from '../lambdas/adapters/clock.js';
 import { cryptoIds } from '../lambdas/adapters/ids.js';
 import type { Queue } from '../lambdas/adapters/ports.js';
 import { type Database } from '../lambdas/db/database.js';
-import { pgliteDatabase, postgresDatabase } from '../lambdas/db/local-engines.js';
+import { applyDatabaseSettings, pgliteDatabase, postgresDatabase } from '../lambdas/db/local-engines.js';
 import { checksum, loadMigrations, migrate } from '../lambdas/db/migrator.js';
 import { DEFAULT_AUTH_CONFIG } from '../lambdas/domain/auth/config.js';
 import type { AppDeps } from '../lambdas/domain/deps.js';
@@ -156,7 +156,7 @@ export interface ExportFigures {
 const MB = 1024 * 1024;
 
 /** Samples RSS and heap on an interval; the kernel's high-water mark is read at the end too. */
-function memorySampler(intervalMs = 10) {
+function memorySampler(intervalMs = 50) {
   let peakRss = 0;
   let peakHeap = 0;
   const sample = () => {
@@ -209,16 +209,14 @@ export async function exportRun(input: { dataset: DatasetRef; workDir: string })
         const figures: SectionFigures = { name: section.name, rows: 0, pages: 0, seconds: 0, statements: 0, sql_seconds: 0 };
         sections.set(section.name, figures);
         section.page = async (after) => {
-          meter.label = section.name;
           const started = performance.now();
-          const result = await page(after);
+          const result = await meter.labelled(section.name, () => page(after));
           figures.seconds += (performance.now() - started) / 1000;
           figures.pages += 1;
           figures.rows += result.items.length;
           let bytes = 0;
           for (const item of result.items) bytes += Buffer.byteLength(item) + 2;
           maxRendered = Math.max(maxRendered, bytes);
-          meter.label = 'worker';
           return result;
         };
       }
@@ -325,6 +323,7 @@ export async function engineRun(input: { dataset: DatasetRef }): Promise<EngineF
   let close: () => Promise<void>;
   if (dataset.engine === 'pglite') {
     const pglite = await PGlite.create({ dataDir: dataset.dataDir! });
+    await applyDatabaseSettings(pglite);
     query = async (text, params) => (await pglite.query<Record<string, unknown>>(text, params)).rows;
     close = () => pglite.close();
   } else {

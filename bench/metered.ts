@@ -6,11 +6,13 @@
  * `_page_bytes` running sum the database computes, as the Data API would encode the rows)
  * to report the largest page any statement returned.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, type CompiledQuery, type DatabaseConnection, type Dialect, type Driver, type QueryResult } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import type { Database } from '../lambdas/db/database.js';
+import { applyDatabaseSettings } from '../lambdas/db/local-engines.js';
 import type { DB } from '../lambdas/db/schema.js';
 
 export class Meter {
@@ -21,7 +23,8 @@ export class Meter {
   maxPageBytes = 0;
   /** Statements per label (e.g. the export section being written). */
   readonly byLabel = new Map<string, { statements: number; busyMs: number }>();
-  label = 'other';
+  /** The label of the statements started inside `labelled` (async context: concurrent pages keep their own). */
+  readonly #label = new AsyncLocalStorage<string>();
   #inFlight = 0;
   #since = 0;
 
@@ -32,8 +35,13 @@ export class Meter {
     this.byLabel.clear();
   }
 
+  /** Runs `work` with its statements counted under `label`. */
+  labelled<T>(label: string, work: () => Promise<T>): Promise<T> {
+    return this.#label.run(label, work);
+  }
+
   async around<R>(run: () => Promise<QueryResult<R>>): Promise<QueryResult<R>> {
-    const label = this.label;
+    const label = this.#label.getStore() ?? 'other';
     const started = performance.now();
     if (this.#inFlight++ === 0) this.#since = started;
     try {
@@ -93,6 +101,7 @@ const DATE_OID = 1082;
 /** PGlite as lambdas/db/database.ts opens it (dates as 'YYYY-MM-DD'), metered. */
 export async function meteredPglite(dataDir: string, meter: Meter): Promise<Database & { pglite: PGlite }> {
   const pglite = await PGlite.create({ dataDir, parsers: { [DATE_OID]: (v: string) => v } });
+  await applyDatabaseSettings(pglite);
   const db = new Kysely<DB>({ dialect: new MeteredDialect(new PGliteDialect(pglite), meter) });
   return {
     db,

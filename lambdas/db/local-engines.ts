@@ -25,7 +25,22 @@ const pgTypes = {
 
 /** Opens (creating if needed) an embedded database; dataDir undefined means in memory. */
 export async function openPglite(dataDir?: string, loadDataDir?: Blob): Promise<PGlite> {
-  return PGlite.create({ ...(dataDir ? { dataDir } : {}), ...(loadDataDir ? { loadDataDir } : {}), parsers: { [DATE_OID]: (v: string) => v } });
+  const pglite = await PGlite.create({ ...(dataDir ? { dataDir } : {}), ...(loadDataDir ? { loadDataDir } : {}), parsers: { [DATE_OID]: (v: string) => v } });
+  await applyDatabaseSettings(pglite);
+  return pglite;
+}
+
+/**
+ * PostgreSQL applies a database's settings (`alter database ... set`, stored in
+ * pg_db_role_setting) to every session it starts; PGlite's one session starts without
+ * them, so they are applied here (e.g. migration 0008's planner costs). Nothing when the
+ * database has none (not migrated yet: the migration sets them for its own session).
+ */
+export async function applyDatabaseSettings(pglite: PGlite): Promise<void> {
+  await pglite.query(`
+    select set_config(split_part(s.setting, '=', 1), substr(s.setting, strpos(s.setting, '=') + 1), false)
+    from pg_db_role_setting r cross join unnest(r.setconfig) as s(setting)
+    where r.setrole = 0 and r.setdatabase = (select oid from pg_database where datname = current_database())`);
 }
 
 /** Closing the database closes the PGlite instance too (the dialect's driver does). */

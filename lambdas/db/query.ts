@@ -2,7 +2,7 @@
  * Query helpers: the one place that knows how values cross the three engines and the
  * Data API's limits (typed parameters, 1 MiB responses).
  */
-import { sql, type QueryExecutorProvider, type RawBuilder, type SelectQueryBuilder } from 'kysely';
+import { ReferenceNode, SelectAllNode, SelectQueryNode, sql, type QueryExecutorProvider, type RawBuilder, type SelectQueryBuilder } from 'kysely';
 
 /** A jsonb value. The Data API cannot bind objects; a string cast to jsonb works everywhere. */
 export function json<T>(value: T): RawBuilder<T> {
@@ -162,6 +162,19 @@ async function cursorChecked<T>(hasCursor: boolean, run: () => Promise<T>): Prom
 }
 
 /**
+ * The number of columns a query selects when its select list names them all (no `*`):
+ * the Data API's per-column overhead is then a constant, not counted row by row.
+ */
+function selectionCount(query: SelectQueryBuilder<any, any, any>): number | null {
+  const node = query.toOperationNode();
+  if (!SelectQueryNode.is(node) || !node.selections?.length) return null;
+  for (const { selection } of node.selections) {
+    if (SelectAllNode.is(selection) || (ReferenceNode.is(selection) && SelectAllNode.is(selection.column))) return null;
+  }
+  return node.selections.length;
+}
+
+/**
  * One page of `query` in key order after the cursor: at most `limit` rows and at most
  * `byteBudget` bytes as the Data API would encode them (always at least one row; the
  * Data API caps a row at 64 KB). The byte accounting runs in the database as a running
@@ -180,29 +193,36 @@ export async function keysetPage<Row extends object>(
   const budget = options.byteBudget ?? PAGE_BYTE_BUDGET;
   const after = options.after ? decodeCursor(options.after, keys.length) : null;
   const order = orderBy('page_source', keys);
-  // One row beyond the limit is fetched to learn whether another page follows.
-  const { rows } = await cursorChecked(after !== null, () => sql<Row & { _page_bytes: number; _page_row: number; _page_candidates: number }>`
+  // One row beyond the limit is fetched to learn whether another page follows. The
+  // candidates are a subquery with a LIMIT, which PostgreSQL never flattens into the
+  // levels above: each row's expressions (subqueries in the select list) are computed
+  // once, and the sizing reads the computed row. Sizing `page_source` itself would
+  // re-evaluate them for every reference.
+  const columns = selectionCount(query);
+  const overhead = columns === null ? sql`${sql.lit(PER_COLUMN_OVERHEAD)} * (select count(*) from json_object_keys(row_to_json(candidates)))` : sql.lit(PER_COLUMN_OVERHEAD * columns);
+  // One window over the candidates in key order gives each row its running byte total,
+  // its position, and whether another candidate follows it (for the page's last row:
+  // whether there is more to read).
+  const { rows } = await cursorChecked(after !== null, () => sql<Row & { _page_bytes: number; _page_row: number; _page_more: boolean }>`
     select sized.* from (
       select candidates.*,
-        sum(candidates._row_bytes) over (order by ${orderBy('candidates', keys)} rows unbounded preceding) as _page_bytes,
-        row_number() over (order by ${orderBy('candidates', keys)}) as _page_row,
-        count(*) over () as _page_candidates
+        sum(octet_length(row_to_json(candidates)::text) + ${overhead}) over page_window as _page_bytes,
+        row_number() over page_window as _page_row,
+        lead(true, 1, false) over page_window as _page_more
       from (
-        select page_source.*,
-          octet_length(row_to_json(page_source)::text)
-            + ${sql.lit(PER_COLUMN_OVERHEAD)} * (select count(*) from json_object_keys(row_to_json(page_source))) as _row_bytes
-        from (${query}) as page_source
+        select page_source.* from (${query}) as page_source
         ${after ? sql`where ${afterPredicate(keys, after)}` : sql``}
         order by ${order}
         limit ${sql.lit(limit + 1)}
       ) as candidates
+      window page_window as (order by ${orderBy('candidates', keys)} rows between unbounded preceding and current row)
     ) as sized
     where sized._page_row = 1 or sized._page_bytes <= ${sql.lit(budget)}
     order by ${orderBy('sized', keys)}`.execute(db));
-  const candidates = toNumber(rows[0]?._page_candidates);
-  const more = candidates > rows.length || rows.length > limit;
-  const pageRows = rows.slice(0, limit).map((r) => {
-    const { _page_bytes, _page_row, _page_candidates, _row_bytes, ...row } = r as typeof r & { _row_bytes: unknown };
+  const kept = rows.slice(0, limit);
+  const more = rows.length > limit || Boolean(kept.at(-1)?._page_more);
+  const pageRows = kept.map((r) => {
+    const { _page_bytes, _page_row, _page_more, ...row } = r;
     return row as unknown as Row;
   });
   const last = pageRows.at(-1) as Record<string, unknown> | undefined;

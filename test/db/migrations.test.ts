@@ -73,3 +73,38 @@ test('migration files must be named NNNN_name.sql', async () => {
   await expect(loadMigrations(dir)).rejects.toThrow(/oops.sql/);
   await rm(dir, { recursive: true });
 });
+
+describe('planner costs (migration 0008)', () => {
+  const setting = async (database: Database) => (await sql<{ random_page_cost: string }>`show random_page_cost`.execute(database.db)).rows[0]!.random_page_cost;
+
+  test('a migrated PGlite data directory opens with random_page_cost 1.1, as a PostgreSQL session would', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'planner-costs-'));
+    try {
+      const fresh = pgliteDatabase(await openPglite(dir));
+      expect(await setting(fresh)).toBe('4'); // PostgreSQL's default before the migration
+      await migrate(fresh.db, await loadMigrations());
+      expect(await setting(fresh)).toBe('1.1'); // the migrating session
+      await fresh.close();
+      const reopened = pgliteDatabase(await openPglite(dir));
+      try {
+        expect(await setting(reopened)).toBe('1.1'); // a new session: from pg_db_role_setting
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test.each(engineNames.filter((e) => e !== 'pglite'))('new sessions on %s plan with random_page_cost 1.1', async (engine) => {
+    const database = await openEngine(engine);
+    try {
+      expect(await setting(database)).toBe('1.1');
+    } finally {
+      await database.close();
+    }
+  });
+});

@@ -424,7 +424,7 @@ describe('resuming', () => {
 });
 
 describe('bounded work per page', () => {
-  /** Statements per page call of a section, and the items of each page. */
+  /** Statements per page call of a section (pages of 200 rows), and the items of each page. */
   async function pages(organizationGid: string, requester: string, name: string) {
     let statements = 0;
     const counting = h.engine.db.withPlugin({
@@ -434,7 +434,7 @@ describe('bounded work per page', () => {
         return args.result;
       },
     });
-    const plan = await buildOrganizationExport(counting, job({ organizationGid, requestedBy: { kind: 'user', gid: requester } }));
+    const plan = await buildOrganizationExport(counting, job({ organizationGid, requestedBy: { kind: 'user', gid: requester } }), { pageRows: 200 });
     const section = plan.sections.find((s) => s.name === name)!;
     const out: { statements: number; items: string[] }[] = [];
     let after: string | null = null;

@@ -40,11 +40,11 @@ import type { ExportJobContext, ExportPlan, ExportSection } from './plan.js';
 import { allPages, attachmentView } from './task-rows.js';
 
 /** Rows per page of a section. */
-export const PAGE_ROWS = 200;
+export const PAGE_ROWS = 1000;
 /** Templates per page: each carries its whole snapshot (read in slices, see snapshots()). */
 export const TEMPLATE_PAGE_ROWS = 20;
 /** Rows per statement of a related list (also bounded by keysetPage's byte budget). */
-const RELATION_ROWS = 1000;
+const RELATION_ROWS = 5000;
 /** Characters per slice of a template snapshot: at most 32 KB in UTF-8, far below the Data API's 64 KB per row. */
 const SNAPSHOT_SLICE_CHARS = 8000;
 
@@ -570,15 +570,16 @@ function tasksSection(db: Db, scope: Scope, workspace: { gid: string; name: stri
             .leftJoin('custom_field_enum_options as e', 'e.gid', 'v.enum_option_gid')
             .select(['v.task_gid', 'f.gid as field_gid', 'f.name as field_name', 'f.resource_subtype as field_subtype', 'f.precision as field_precision', 'v.text_value', 'v.number_value', 'v.date_value'])
             .select(['e.gid as enum_gid', 'e.name as enum_name', 'e.color as enum_color', 'e.enabled as enum_enabled'])
-            // Multi-valued fields name their options and people here, in the order chosen (no query per value).
+            // Multi-valued fields name their options and people here, in the order chosen (no
+            // query per value): each list is looked up by primary key (= any of its gids).
             .select(
-              sql<unknown>`(select json_agg(json_build_object('gid', mo.gid, 'name', mo.name, 'color', mo.color, 'enabled', mo.enabled) order by mx.n)
-                from jsonb_array_elements_text(coalesce(v.multi_values, '[]'::jsonb)) with ordinality as mx(g, n) join custom_field_enum_options mo on mo.gid = mx.g
+              sql<unknown>`(select json_agg(json_build_object('gid', mo.gid, 'name', mo.name, 'color', mo.color, 'enabled', mo.enabled) order by array_position(mx.gids, mo.gid))
+                from (select array(select jsonb_array_elements_text(coalesce(v.multi_values, '[]'::jsonb))) as gids) mx join custom_field_enum_options mo on mo.gid = any(mx.gids)
                 where f.resource_subtype = 'multi_enum')`.as('multi_options'),
             )
             .select(
-              sql<unknown>`(select json_agg(json_build_object('gid', mu.gid, 'name', mu.name) order by mx.n)
-                from jsonb_array_elements_text(coalesce(v.multi_values, '[]'::jsonb)) with ordinality as mx(g, n) join users mu on mu.gid = mx.g
+              sql<unknown>`(select json_agg(json_build_object('gid', mu.gid, 'name', mu.name) order by array_position(mx.gids, mu.gid))
+                from (select array(select jsonb_array_elements_text(coalesce(v.multi_values, '[]'::jsonb))) as gids) mx join users mu on mu.gid = any(mx.gids)
                 where f.resource_subtype = 'people')`.as('multi_people'),
             )
             .where('v.task_gid', 'in', gids)

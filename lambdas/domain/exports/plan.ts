@@ -78,39 +78,68 @@ export const startPosition = (): ExportPosition => ({ section: 0, after: null, w
  * page it yields a `checkpoint` with the position that follows it; the caller may stop
  * at any checkpoint and resume later with renderPlan(plan, thatPosition): the text
  * yielded after the resume is exactly the rest of the document.
+ *
+ * Pages are read one ahead: while the caller compresses and uploads a page's text, the
+ * next page (of the same section, or the first of the next one) is already being read,
+ * so the database and the worker work at the same time. A page depends only on its
+ * cursor, so reading it early changes nothing in the text. When the caller stops, the
+ * page read ahead is awaited (its failure ignored: it was never written) before the
+ * generator returns, so no query outlives the step.
  */
 export async function* renderPlan(plan: ExportPlan, from: ExportPosition = startPosition()): AsyncGenerator<{ text: string } | { checkpoint: ExportPosition }> {
   const position: ExportPosition = { ...from, counts: { ...from.counts } };
-  if (position.section === 0 && position.after === null && position.written === 0) {
-    yield { text: plan.prologue };
-    if (plan.sections.length === 0) yield { text: plan.epilogue };
-  }
-  while (position.section < plan.sections.length) {
-    const section = plan.sections[position.section]!;
-    if (position.after === null && position.written === 0) yield { text: section.open };
-    let after = position.after;
-    for (;;) {
-      const page = await section.page(after);
-      const parts: string[] = [];
-      for (const item of page.items) {
-        parts.push(position.written++ > 0 ? section.separator + item : item);
-      }
-      position.counts[section.name] = (position.counts[section.name] ?? 0) + page.items.length;
-      after = page.next;
-      if (after === null) {
-        parts.push(section.close);
-        position.section += 1;
-        position.after = null;
-        position.written = 0;
-        yield { text: parts.join('') };
-        if (position.section === plan.sections.length) yield { text: plan.epilogue };
-        yield { checkpoint: { ...position, counts: { ...position.counts } } };
-        break;
-      }
-      position.after = after;
-      yield { text: parts.join('') };
-      yield { checkpoint: { ...position, counts: { ...position.counts } } };
+  let ahead: { section: number; after: string | null; page: Promise<ExportPage> } | null = null;
+  const read = (section: number, after: string | null): Promise<ExportPage> => {
+    if (ahead && ahead.section === section && ahead.after === after) {
+      const { page } = ahead;
+      ahead = null;
+      return page;
     }
+    return plan.sections[section]!.page(after);
+  };
+  const readAhead = (section: number, after: string | null) => {
+    if (section >= plan.sections.length) return;
+    const page = plan.sections[section]!.page(after);
+    page.catch(() => undefined); // awaited later by read(), or dropped in `finally`
+    ahead = { section, after, page };
+  };
+  try {
+    if (position.section === 0 && position.after === null && position.written === 0) {
+      yield { text: plan.prologue };
+      if (plan.sections.length === 0) yield { text: plan.epilogue };
+    }
+    while (position.section < plan.sections.length) {
+      const section = plan.sections[position.section]!;
+      if (position.after === null && position.written === 0) yield { text: section.open };
+      let after = position.after;
+      for (;;) {
+        const page = await read(position.section, after);
+        readAhead(page.next === null ? position.section + 1 : position.section, page.next);
+        const parts: string[] = [];
+        for (const item of page.items) {
+          parts.push(position.written++ > 0 ? section.separator + item : item);
+        }
+        position.counts[section.name] = (position.counts[section.name] ?? 0) + page.items.length;
+        after = page.next;
+        if (after === null) {
+          parts.push(section.close);
+          position.section += 1;
+          position.after = null;
+          position.written = 0;
+          yield { text: parts.join('') };
+          if (position.section === plan.sections.length) yield { text: plan.epilogue };
+          yield { checkpoint: { ...position, counts: { ...position.counts } } };
+          break;
+        }
+        position.after = after;
+        yield { text: parts.join('') };
+        yield { checkpoint: { ...position, counts: { ...position.counts } } };
+      }
+    }
+  } finally {
+    const pending = ahead as { page: Promise<ExportPage> } | null;
+    ahead = null;
+    if (pending) await pending.page.catch(() => undefined);
   }
 }
 

@@ -1,0 +1,88 @@
+import { describe, expect, test } from '@jest/globals';
+import { renderPlan, renderPlanToString, type ExportPage, type ExportPlan, type ExportPosition } from '../../lambdas/domain/exports/plan.js';
+
+/**
+ * A plan of sections of numbered items (3 per page) whose page() calls are logged and
+ * settle on a later macrotask, to see what renderPlan asks for and when.
+ */
+function slowPlan(sizes: number[], options: { failAt?: string } = {}) {
+  const calls: string[] = [];
+  let reading = 0;
+  const inFlight = () => reading;
+  const plan: ExportPlan = {
+    contentType: 'text/plain',
+    filename: 'x.txt',
+    gzip: false,
+    prologue: '<',
+    epilogue: '>',
+    sections: sizes.map((size, index) => ({
+      name: `s${index}`,
+      open: `[${index}:`,
+      close: ']',
+      separator: ',',
+      page(after: string | null): Promise<ExportPage> {
+        const key = `s${index}@${after ?? 'start'}`;
+        calls.push(key);
+        const from = after === null ? 0 : Number(after);
+        const to = Math.min(size, from + 3);
+        const items = Array.from({ length: to - from }, (_, i) => String(from + i));
+        reading += 1;
+        // Each read settles on a later macrotask, as a database call would.
+        return new Promise((resolve, reject) => {
+          setTimeout(() => {
+            reading -= 1;
+            if (key === options.failAt) reject(new Error(`page ${key} failed`));
+            else resolve({ items, next: to < size ? String(to) : null });
+          }, 0);
+        });
+      },
+    })),
+  };
+  return { plan, calls, inFlight };
+}
+
+describe('renderPlan reads one page ahead', () => {
+  test('the document is the same as reading page by page, and each page is asked for once', async () => {
+    const { plan, calls } = slowPlan([7, 0, 4]);
+    expect(await renderPlanToString(plan)).toBe('<[0:0,1,2,3,4,5,6][1:][2:0,1,2,3]>');
+    expect(calls).toEqual(['s0@start', 's0@3', 's0@6', 's1@start', 's2@start', 's2@3']);
+  });
+
+  test('the next page (or the next section) is requested before the current page is handed to the writer', async () => {
+    const { plan, calls } = slowPlan([4, 2]);
+    const seen: string[][] = [];
+    for await (const piece of renderPlan(plan)) if ('text' in piece) seen.push([piece.text, ...calls]);
+    // When the first page's text arrives, the second page is already asked for; when the
+    // last page of s0 arrives, s1's first page is.
+    expect(seen.find(([text]) => text === '[0:')).toEqual(['[0:']);
+    expect(seen.find(([text]) => text === '0,1,2')).toEqual(['0,1,2', 's0@start', 's0@3']);
+    expect(seen.find(([text]) => text === ',3]')).toEqual([',3]', 's0@start', 's0@3', 's1@start']);
+  });
+
+  test('a caller that stops at a checkpoint leaves no read in flight, and a failed read-ahead it never used is not an error', async () => {
+    const { plan, calls, inFlight } = slowPlan([9], { failAt: 's0@6' });
+    let position: ExportPosition | undefined;
+    for await (const piece of renderPlan(plan)) {
+      if ('checkpoint' in piece && piece.checkpoint.after === '6') {
+        position = piece.checkpoint;
+        break; // the read of s0@6 (which fails) was started ahead
+      }
+    }
+    expect(calls).toContain('s0@6');
+    expect(inFlight()).toBe(0);
+    expect(position).toMatchObject({ section: 0, after: '6', written: 6 });
+  });
+
+  test('a failed page that is needed fails the rendering', async () => {
+    const { plan } = slowPlan([9], { failAt: 's0@6' });
+    await expect(renderPlanToString(plan)).rejects.toThrow('page s0@6 failed');
+  });
+
+  test('resuming from a checkpoint reads from that cursor, not from a page read ahead before', async () => {
+    const { plan, calls } = slowPlan([7]);
+    let rest = '';
+    for await (const piece of renderPlan(plan, { section: 0, after: '3', written: 3, counts: { s0: 3 } })) if ('text' in piece) rest += piece.text;
+    expect(rest).toBe(',3,4,5,6]>');
+    expect(calls).toEqual(['s0@3', 's0@6']);
+  });
+});
