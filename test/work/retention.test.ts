@@ -66,3 +66,34 @@ test('tasks deleted over 30 days ago go with everything attached; recent and res
   expect(await h.engine.db.selectFrom('teams').select('gid').where('gid', '=', tm).execute()).toHaveLength(1);
   expect((await runPurge(deps)).tasksPurged).toBe(0);
 });
+
+test('an attachment deleted on its own goes after 30 days with its blob and a tombstone; its task and the other attachments stay', async () => {
+  const w = await organizationWithRoles(h);
+  const api = (method: string, path: string, data?: unknown) => h.call({ method, path: `/api/1.0${path}`, token: w.member.token, ...(data === undefined ? {} : { body: { data } }) });
+  const p = await project(h, w.org.gid, { team: await team(h, w.org.gid) });
+  const task = (await api('POST', '/tasks', { name: 'Keeps its task', projects: [p] })).body.data.gid;
+  const attach = async (name: string) => {
+    const gid = h.deps.ids.gid();
+    await h.engine.db.insertInto('attachments').values({ gid, organization_gid: w.org.gid, parent_type: 'task', parent_gid: task, name, content_type: 'text/plain', size: 1, blob_key: `attachments/${w.org.gid}/${gid}`, created_at: h.clock.now() }).execute();
+    return gid;
+  };
+  const removed = await attach('removed.txt');
+  const other = await attach('other.txt');
+  expect((await api('DELETE', `/attachments/${removed}`)).status).toBe(200);
+  const deletedAt = h.clock.now();
+  expect((await api('GET', `/attachments/${removed}`)).status).toBe(404);
+
+  const deps = { ...h.deps, blobs };
+  deletedBlobs.length = 0;
+  h.clock.advance(29 * 86_400_000);
+  expect(await runPurge(deps)).toMatchObject({ attachmentsPurged: 0, blobsDeleted: 0 });
+  expect(await h.engine.db.selectFrom('attachments').select('gid').where('gid', '=', removed).execute()).toHaveLength(1); // restorable until then
+  h.clock.advance(2 * 86_400_000);
+  expect(await runPurge(deps)).toMatchObject({ tasksPurged: 0, attachmentsPurged: 1, blobsDeleted: 1 });
+  expect(deletedBlobs).toEqual([`attachments/${w.org.gid}/${removed}`]);
+  expect((await h.engine.db.selectFrom('attachments').select('gid').where('parent_gid', '=', task).execute()).map((r) => r.gid)).toEqual([other]);
+  expect(await h.engine.db.selectFrom('tasks').select('gid').where('gid', '=', task).execute()).toHaveLength(1);
+  const logged = await h.engine.db.selectFrom('deleted_objects').select(['resource_type', 'deleted_at']).where('gid', '=', removed).execute();
+  expect(logged.map((r) => `${r.resource_type} ${r.deleted_at.toISOString()}`)).toEqual([`attachment ${deletedAt.toISOString()}`]);
+  expect(await runPurge(deps)).toMatchObject({ attachmentsPurged: 0, blobsDeleted: 0 });
+});
