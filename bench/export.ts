@@ -272,6 +272,12 @@ interface EngineTable {
   where: string;
   /** Primary key columns of `t`, in index order (keyset chunks). */
   keys: string[];
+  /**
+   * The joined column equal to the first key (`x.gid` for `t.task_gid`): later chunks bound
+   * it by the cursor too, so both sides of the join are index ranges. Without it, every
+   * chunk reads the joined index from its start (quadratic: a 1M-task run never ends).
+   */
+  joinedFirstKey?: string;
 }
 
 /** Every table the organization export reads, scoped to the organization as the export scopes it. */
@@ -288,13 +294,13 @@ export const ENGINE_TABLES: EngineTable[] = [
   { table: 'custom_fields', from: 'custom_fields t', where: 't.organization_gid = $1', keys: ['gid'] },
   { table: 'custom_field_enum_options', from: 'custom_field_enum_options t join custom_fields x on x.gid = t.custom_field_gid', where: 'x.organization_gid = $1', keys: ['gid'] },
   { table: 'tasks', from: 'tasks t', where: 't.organization_gid = $1', keys: ['gid'] },
-  { table: 'task_projects', from: 'task_projects t join tasks x on x.gid = t.task_gid', where: 'x.organization_gid = $1', keys: ['task_gid', 'project_gid'] },
-  { table: 'task_tags', from: 'task_tags t join tasks x on x.gid = t.task_gid', where: 'x.organization_gid = $1', keys: ['task_gid', 'tag_gid'] },
-  { table: 'task_followers', from: 'task_followers t join tasks x on x.gid = t.task_gid', where: 'x.organization_gid = $1', keys: ['task_gid', 'user_gid'] },
-  { table: 'task_likes', from: 'task_likes t join tasks x on x.gid = t.task_gid', where: 'x.organization_gid = $1', keys: ['task_gid', 'user_gid'] },
-  { table: 'task_custom_field_values', from: 'task_custom_field_values t join tasks x on x.gid = t.task_gid', where: 'x.organization_gid = $1', keys: ['task_gid', 'custom_field_gid'] },
+  { table: 'task_projects', from: 'task_projects t join tasks x on x.gid = t.task_gid', where: 'x.organization_gid = $1', keys: ['task_gid', 'project_gid'], joinedFirstKey: 'x.gid' },
+  { table: 'task_tags', from: 'task_tags t join tasks x on x.gid = t.task_gid', where: 'x.organization_gid = $1', keys: ['task_gid', 'tag_gid'], joinedFirstKey: 'x.gid' },
+  { table: 'task_followers', from: 'task_followers t join tasks x on x.gid = t.task_gid', where: 'x.organization_gid = $1', keys: ['task_gid', 'user_gid'], joinedFirstKey: 'x.gid' },
+  { table: 'task_likes', from: 'task_likes t join tasks x on x.gid = t.task_gid', where: 'x.organization_gid = $1', keys: ['task_gid', 'user_gid'], joinedFirstKey: 'x.gid' },
+  { table: 'task_custom_field_values', from: 'task_custom_field_values t join tasks x on x.gid = t.task_gid', where: 'x.organization_gid = $1', keys: ['task_gid', 'custom_field_gid'], joinedFirstKey: 'x.gid' },
   { table: 'stories', from: 'stories t join tasks x on x.gid = t.task_gid', where: 'x.organization_gid = $1', keys: ['gid'] },
-  { table: 'story_likes', from: 'story_likes t join stories s on s.gid = t.story_gid join tasks x on x.gid = s.task_gid', where: 'x.organization_gid = $1', keys: ['story_gid', 'user_gid'] },
+  { table: 'story_likes', from: 'story_likes t join stories s on s.gid = t.story_gid join tasks x on x.gid = s.task_gid', where: 'x.organization_gid = $1', keys: ['story_gid', 'user_gid'], joinedFirstKey: 's.gid' },
   { table: 'attachments', from: 'attachments t', where: 't.organization_gid = $1', keys: ['gid'] },
   { table: 'messages', from: 'messages t', where: 't.organization_gid = $1', keys: ['gid'] },
   { table: 'project_templates', from: 'project_templates t', where: 't.organization_gid = $1', keys: ['gid'] },
@@ -304,7 +310,7 @@ export const ENGINE_TABLES: EngineTable[] = [
 /** One chunk's statement: the rows as JSON text after the last key (row comparison, so the primary key index seeks). */
 function chunkSql(spec: EngineTable, first: boolean): string {
   const keys = spec.keys.map((k) => `t.${k}`).join(', ');
-  const after = first ? '' : ` and (${keys}) > (${spec.keys.map((_, i) => `$${i + 2}`).join(', ')})`;
+  const after = first ? '' : ` and (${keys}) > (${spec.keys.map((_, i) => `$${i + 2}`).join(', ')})${spec.joinedFirstKey ? ` and ${spec.joinedFirstKey} >= $2` : ''}`;
   return `select row_to_json(t)::text as j, ${spec.keys.map((k, i) => `t.${k} as k${i}`).join(', ')} from ${spec.from} where ${spec.where}${after} order by ${keys} limit ${ENGINE_CHUNK}`;
 }
 

@@ -109,6 +109,11 @@ function toCursorValue(value: unknown): CursorValue {
   return value as CursorValue;
 }
 
+/** The cursor that continues a keyset list after `row` (a row of a keysetPage with these keys). */
+export function cursorAfter(row: object, keys: KeysetColumn[]): string {
+  return encodeCursor(keys.map((k) => toCursorValue((row as Record<string, unknown>)[k.column])));
+}
+
 function bindCursorValue(value: CursorValue): RawBuilder<unknown> {
   return value !== null && typeof value === 'object' ? sql`cast(${value.ts} as timestamptz)` : sql`${value}`;
 }
@@ -225,8 +230,8 @@ export async function keysetPage<Row extends object>(
     const { _page_bytes, _page_row, _page_more, ...row } = r;
     return row as unknown as Row;
   });
-  const last = pageRows.at(-1) as Record<string, unknown> | undefined;
-  return { rows: pageRows, next: more && last ? encodeCursor(keys.map((k) => toCursorValue(last[k.column]))) : null };
+  const last = pageRows.at(-1);
+  return { rows: pageRows, next: more && last ? cursorAfter(last, keys) : null };
 }
 
 // ---------------------------------------------------------------------------------

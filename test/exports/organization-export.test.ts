@@ -377,22 +377,22 @@ describe('a full export', () => {
 
 describe('resuming', () => {
   /** The whole text, and at every checkpoint the position and the text written before it. */
-  async function renderWithCheckpoints(j: ExportJobContext, pageRows?: number) {
+  async function renderWithCheckpoints(j: ExportJobContext, pageRows?: number, renderedPageBudget?: number) {
     let text = '';
     const checkpoints: { position: ExportPosition; before: string }[] = [];
-    for await (const piece of renderPlan(await buildOrganizationExport(h.engine.db, j, { pageRows }))) {
+    for await (const piece of renderPlan(await buildOrganizationExport(h.engine.db, j, { pageRows, renderedPageBudget }))) {
       if ('text' in piece) text += piece.text;
       else checkpoints.push({ position: piece.checkpoint, before: text });
     }
     return { text, checkpoints };
   }
 
-  async function expectResumable(j: ExportJobContext, minCheckpoints: number, pageRows?: number) {
-    const whole = await renderWithCheckpoints(j, pageRows);
+  async function expectResumable(j: ExportJobContext, minCheckpoints: number, pageRows?: number, renderedPageBudget?: number) {
+    const whole = await renderWithCheckpoints(j, pageRows, renderedPageBudget);
     expect(whole.checkpoints.length).toBeGreaterThanOrEqual(minCheckpoints);
     for (const { position, before } of whole.checkpoints) {
       let rest = '';
-      for await (const piece of renderPlan(await buildOrganizationExport(h.engine.db, j, { pageRows }), position)) if ('text' in piece) rest += piece.text;
+      for await (const piece of renderPlan(await buildOrganizationExport(h.engine.db, j, { pageRows, renderedPageBudget }), position)) if ('text' in piece) rest += piece.text;
       expect(before + rest).toBe(whole.text);
     }
     const doc = JSON.parse(whole.text) as Doc;
@@ -414,6 +414,28 @@ describe('resuming', () => {
     const doc = await expectResumable(job(), ORGANIZATION_EXPORT_SECTIONS.length + 3, 3);
     expectValid(doc);
     expect(gidsOf(doc.tasks)).toEqual([...gidsOf(doc.tasks)].sort());
+  }, 60_000);
+
+  test('a page whose rendered text would pass the budget ends at the last item that fits; the next page continues after it', async () => {
+    const bulk = await bulkOrganization('Rendered budget org', 60);
+    const j = job({ organizationGid: bulk.org, requestedBy: { kind: 'user', gid: bulk.someone } });
+    const budget = 4096; // a few tasks' worth: most pages of 400 rows are cut
+    const plan = await buildOrganizationExport(h.engine.db, j, { renderedPageBudget: budget });
+    const tasks = plan.sections.find((s) => s.name === 'tasks')!;
+    const sizes: number[] = [];
+    let after: string | null = null;
+    do {
+      const page = await tasks.page(after);
+      const bytes = page.items.reduce((n, item) => n + Buffer.byteLength(item) + 2, 0);
+      if (page.items.length > 1) expect(bytes).toBeLessThanOrEqual(budget);
+      sizes.push(page.items.length);
+      after = page.next;
+    } while (after);
+    expect(sizes.length).toBeGreaterThan(5);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(60);
+    const cut = await expectResumable(j, 10, undefined, budget);
+    expect(cut.tasks).toHaveLength(60);
+    expect(JSON.stringify(cut)).toBe(JSON.stringify(JSON.parse((await renderWithCheckpoints(j)).text)));
   }, 60_000);
 
   test('with the production page size, the same document as with small pages', async () => {

@@ -28,7 +28,7 @@
  * tokens, blob keys or pre-signed URLs).
  */
 import { sql, type RawBuilder, type SelectQueryBuilder } from 'kysely';
-import { dateOnly, decodeCursor, keysetPage, toNumber, type KeysetColumn } from '../../db/query.js';
+import { cursorAfter, dateOnly, decodeCursor, keysetPage, toNumber, type KeysetColumn } from '../../db/query.js';
 import { iso, type Db } from '../work/common.js';
 import { enumOptionView } from '../work/custom-fields.js';
 import { maybe, projectCompact, sectionCompact, tagCompact, taskCompact, teamCompact, userCompact, workspaceCompact } from '../work/present.js';
@@ -39,10 +39,14 @@ import { EXPORT_FORMAT, EXPORT_FORMAT_VERSION } from './document.js';
 import type { ExportJobContext, ExportPlan, ExportSection } from './plan.js';
 import { allPages, attachmentView } from './task-rows.js';
 
-/** Rows per page of a section. */
-export const PAGE_ROWS = 1000;
+/** Rows per page of a section (also bounded by keysetPage's byte budget and RENDERED_PAGE_BUDGET). */
+export const PAGE_ROWS = 400;
+/** Comments per page: smaller items, so more of them fit a page. */
+const STORY_PAGE_ROWS = 1000;
 /** Templates per page: each carries its whole snapshot (read in slices, see snapshots()). */
 export const TEMPLATE_PAGE_ROWS = 20;
+/** The most text one page of a section renders to (JSON with separators), like a database page's budget. */
+export const RENDERED_PAGE_BUDGET = 768 * 1024;
 /** Rows per statement of a related list (also bounded by keysetPage's byte budget). */
 const RELATION_ROWS = 5000;
 /** Characters per slice of a template snapshot: at most 32 KB in UTF-8, far below the Data API's 64 KB per row. */
@@ -76,8 +80,10 @@ type Rows<Row> = SelectQueryBuilder<any, any, Row>;
 /** What every query of one export is filtered by. */
 interface Scope {
   organizationGid: string;
-  /** Rows per page (PAGE_ROWS; tests use fewer to get many pages out of little data). */
-  pageRows: number;
+  /** Rows per page: null for each section's own (PAGE_ROWS...); tests set fewer to get many pages out of little data. */
+  pageRows: number | null;
+  /** The most text a page renders to (RENDERED_PAGE_BUDGET; tests set less). */
+  renderedPageBudget: number;
   /** Deleted objects other than projects and teams are included when deleted at or after this instant. */
   cutoff: Date;
   /** Incremental exports: only objects changed after this. */
@@ -154,9 +160,21 @@ function jsonSection<Row extends object>(
     separator: ',\n',
     async page(after) {
       const query = typeof source.query === 'function' ? source.query(after) : source.query;
-      const page = await keysetPage(db, query, { keys: source.keys, limit: Math.min(source.limit ?? PAGE_ROWS, scope.pageRows), after });
+      const page = await keysetPage(db, query, { keys: source.keys, limit: Math.min(source.limit ?? PAGE_ROWS, scope.pageRows ?? Infinity), after });
       const values = page.rows.length ? await source.render(page.rows) : [];
-      return { items: values.map((v) => JSON.stringify(v)), next: page.next };
+      if (values.length !== page.rows.length) throw new Error(`section ${name} rendered ${values.length} items for ${page.rows.length} rows`);
+      // The rendered text is bounded too (related lists make an item larger than its row):
+      // a page that would pass the budget ends after the last item that fits (always at
+      // least one), and the next page starts after that item's row.
+      const items: string[] = [];
+      let bytes = 0;
+      for (const value of values) {
+        const item = JSON.stringify(value);
+        bytes += Buffer.byteLength(item) + 2;
+        if (items.length > 0 && bytes > scope.renderedPageBudget) return { items, next: cursorAfter(page.rows[items.length - 1]!, source.keys) };
+        items.push(item);
+      }
+      return { items, next: page.next };
     },
   };
 }
@@ -644,6 +662,7 @@ function storiesSection(db: Db, scope: Scope): ExportSection {
     // task keeps each page an index range on both tables (otherwise every page rescans them).
     query: (after) => (after ? query.where('t.gid', '>=', String(decodeCursor(after, 3)[0])) : query),
     keys: [{ column: 'task_gid' }, { column: 'created_at' }, { column: 'gid' }],
+    limit: STORY_PAGE_ROWS,
     async render(rows) {
       const likes = await related(
         db,
@@ -888,13 +907,14 @@ async function exportedBy(db: Db, job: ExportJobContext) {
 /**
  * The organization export of a job. Rebuilt from the job by every invocation of the
  * export worker: nothing in it depends on the clock or on an earlier invocation.
- * `options.pageRows` lowers the rows per page (tests); a resumed export must use the same.
+ * `options.pageRows` and `options.renderedPageBudget` make pages smaller (tests); a resumed
+ * export must use the same.
  */
-export async function buildOrganizationExport(db: Db, job: ExportJobContext, options: { pageRows?: number } = {}): Promise<ExportPlan> {
+export async function buildOrganizationExport(db: Db, job: ExportJobContext, options: { pageRows?: number; renderedPageBudget?: number } = {}): Promise<ExportPlan> {
   const organization = await db.selectFrom('organizations').select(['gid', 'name']).where('gid', '=', job.organizationGid).executeTakeFirstOrThrow();
   const workspace = { gid: organization.gid, name: organization.name };
   const cutoff = new Date(job.createdAt.getTime() - RESTORE_DAYS * 86_400_000);
-  const scope: Scope = { organizationGid: organization.gid, pageRows: options.pageRows ?? PAGE_ROWS, cutoff, since: job.modifiedSince, baseUrl: job.baseUrl.replace(/\/+$/, '') };
+  const scope: Scope = { organizationGid: organization.gid, pageRows: options.pageRows ?? null, renderedPageBudget: options.renderedPageBudget ?? RENDERED_PAGE_BUDGET, cutoff, since: job.modifiedSince, baseUrl: job.baseUrl.replace(/\/+$/, '') };
   const header = {
     format: EXPORT_FORMAT,
     version: EXPORT_FORMAT_VERSION,
