@@ -5,8 +5,9 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { createApiHandler } from '../http/api.js';
 import { routesFor } from '../http/route-groups.js';
+import { apiRoutes } from '../http/route-table.js';
 import { awsDeps } from './shared.js';
 
-const handle = createApiHandler(awsDeps(), routesFor('api'));
+const handle = createApiHandler(awsDeps(), routesFor('api', apiRoutes()));
 
 export const handler = (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => handle(event, context);

@@ -6,9 +6,10 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { createApiHandler } from '../http/api.js';
-import { routesFor } from '../http/route-groups.js';
+import { deployedRoutes } from '../http/route.js';
+import { AUTH_GROUP } from '../http/group-auth.js';
 import { awsDeps } from './shared.js';
 
-const handle = createApiHandler(awsDeps(), routesFor('auth'));
+const handle = createApiHandler(awsDeps(), deployedRoutes(AUTH_GROUP));
 
 export const handler = (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => handle(event, context);

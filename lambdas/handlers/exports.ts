@@ -5,9 +5,10 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { createApiHandler } from '../http/api.js';
-import { routesFor } from '../http/route-groups.js';
+import { deployedRoutes } from '../http/route.js';
+import { EXPORTS_GROUP } from '../http/group-exports.js';
 import { awsDeps } from './shared.js';
 
-const handle = createApiHandler(awsDeps(), routesFor('exports'));
+const handle = createApiHandler(awsDeps(), deployedRoutes(EXPORTS_GROUP));
 
 export const handler = (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => handle(event, context);

@@ -3,7 +3,7 @@
  * and API Gateway's resources (lib/) all read it. Routes with scope 'local' exist only
  * in local mode.
  */
-import type { RouteDef } from './route.js';
+import { deployedRoutes, type RouteDef } from './route.js';
 import { outboxRoute } from './routes/local.js';
 import { healthRoute, openApiRoute } from './routes/system.js';
 import { authRoutes } from './routes/auth.js';
@@ -29,4 +29,4 @@ import { templateRoutes } from './routes/templates.js';
 export const routes: RouteDef[] = [healthRoute, openApiRoute(() => routes), ...authRoutes, ...meRoutes, ...adminRoutes, ...oidcRoutes, ...samlRoutes, ...taskRoutes, ...storyRoutes, ...tagRoutes, ...projectRoutes, ...sectionRoutes, ...searchRoutes, ...exportRoutes, ...exportJobRoutes, ...attachmentRoutes, ...customFieldRoutes, ...messageRoutes, ...templateRoutes, ...workspaceRoutes, ...teamRoutes, outboxRoute];
 
 /** The routes deployed behind API Gateway. */
-export const apiRoutes = (): RouteDef[] => routes.filter((r) => r.scope === 'api');
+export const apiRoutes = (): RouteDef[] => deployedRoutes(routes);

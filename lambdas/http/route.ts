@@ -116,6 +116,9 @@ export function defineRoute<S extends RouteSchemas, A extends AuthLevel>(def: Ro
   return def as unknown as RouteDef;
 }
 
+/** The routes deployed behind API Gateway (not the local-only ones), in order. */
+export const deployedRoutes = (routes: readonly RouteDef[]): RouteDef[] => routes.filter((route) => route.scope === 'api');
+
 export const fullPath = (route: Pick<RouteDef, 'scope' | 'path'>) => (route.scope === 'api' ? API_BASE_PATH : LOCAL_BASE_PATH) + route.path;
 
 /** A list route answers with {data: [...], next_page}; it takes limit and offset. */

@@ -14,7 +14,9 @@ import type { QueueName } from '../../lambdas/adapters/ports.js';
 import type { AppDeps } from '../../lambdas/domain/deps.js';
 import { createApiHandler } from '../../lambdas/http/api.js';
 import { FUNCTION_GROUPS, functionGroup, routesFor, type FunctionGroup } from '../../lambdas/http/route-groups.js';
-import { fullPath, type RouteDef } from '../../lambdas/http/route.js';
+import { AUTH_GROUP } from '../../lambdas/http/group-auth.js';
+import { EXPORTS_GROUP } from '../../lambdas/http/group-exports.js';
+import { deployedRoutes, fullPath, type RouteDef } from '../../lambdas/http/route.js';
 import { apiRoutes, routes } from '../../lambdas/http/route-table.js';
 import { startLocal, type LocalRuntime } from '../../lambdas/local/runtime.js';
 import { logger } from '../../lambdas/shared/logger.js';
@@ -81,32 +83,38 @@ afterAll(() => logger.setLogLevel('INFO'));
 describe('function groups', () => {
   test('every deployed route is in exactly one group, and the groups cover the deployed table', () => {
     const deployed = apiRoutes();
-    const grouped = FUNCTION_GROUPS.flatMap((group) => routesFor(group).map((route) => ({ group, route })));
+    const grouped = FUNCTION_GROUPS.flatMap((group) => routesFor(group, apiRoutes()).map((route) => ({ group, route })));
     expect(grouped.length).toBe(deployed.length);
     for (const route of deployed) {
       const where = grouped.filter((g) => g.route === route).map((g) => g.group);
       expect([route.operationId, where]).toEqual([route.operationId, [functionGroup(route)]]);
     }
-    for (const group of FUNCTION_GROUPS) expect([group, routesFor(group).length > 0]).toEqual([group, true]);
+    for (const group of FUNCTION_GROUPS) expect([group, routesFor(group, apiRoutes()).length > 0]).toEqual([group, true]);
     // Local-only helpers are deployed nowhere.
     expect(grouped.some((g) => g.route.scope !== 'api')).toBe(false);
   });
 
   test('auth: exactly the identity routes', () => {
-    expect(ids(routesFor('auth'))).toEqual([...AUTH].sort());
+    expect(ids(routesFor('auth', apiRoutes()))).toEqual([...AUTH].sort());
     // Everything under /auth/ is identity (the WAF's strict rate rule covers the same prefix).
     for (const route of apiRoutes()) if (route.path.startsWith('/auth/')) expect([route.operationId, functionGroup(route)]).toEqual([route.operationId, 'auth']);
-    for (const route of routesFor('auth')) expect([route.operationId, /^\/(auth\/|users\/me\/(password|sessions|logins)\b)/.test(route.path)]).toEqual([route.operationId, true]);
+    for (const route of routesFor('auth', apiRoutes())) expect([route.operationId, /^\/(auth\/|users\/me\/(password|sessions|logins)\b)/.test(route.path)]).toEqual([route.operationId, true]);
   });
 
   test('exports: exactly the synchronous exports and the export job routes', () => {
-    expect(ids(routesFor('exports'))).toEqual([...EXPORTS].sort());
+    expect(ids(routesFor('exports', apiRoutes()))).toEqual([...EXPORTS].sort());
   });
 
   test('api: everything else, including the near misses', () => {
-    const api = ids(routesFor('api'));
+    const api = ids(routesFor('api', apiRoutes()));
     expect(api).toEqual(ids(apiRoutes().filter((r) => !AUTH.includes(r.operationId) && !EXPORTS.includes(r.operationId))));
     for (const id of STAYS_IN_API) expect([id, api.includes(id)]).toEqual([id, true]);
+  });
+
+  test("the auth and exports handlers' own route lists (group-auth.ts, group-exports.ts) are their groups, in table order", () => {
+    // The handlers import these lists alone (not the route table), so that their bundles hold their routes' code only.
+    expect(deployedRoutes(AUTH_GROUP)).toEqual(routesFor('auth', apiRoutes()));
+    expect(deployedRoutes(EXPORTS_GROUP)).toEqual(routesFor('exports', apiRoutes()));
   });
 
   test('a copy of a route (same method and path) is in the same group', () => {
@@ -128,8 +136,8 @@ describe("each function's handler", () => {
   };
 
   test.each(FUNCTION_GROUPS)('%s: a request for each of its routes reaches that route (what API Gateway sends it, it answers)', async (group: FunctionGroup) => {
-    const table = routesFor(group).map(stub);
-    for (const route of routesFor(group)) expect([route.operationId, await answer(table, route)]).toEqual([route.operationId, route.operationId]);
+    const table = routesFor(group, apiRoutes()).map(stub);
+    for (const route of routesFor(group, apiRoutes())) expect([route.operationId, await answer(table, route)]).toEqual([route.operationId, route.operationId]);
   });
 
   test('the whole table (the local server) answers every deployed route with that route', async () => {
@@ -155,7 +163,7 @@ describe('the exports function as granted (lib/functions.ts: no app secret, send
       const sent: QueueName[] = [];
       const queue = h.deps.queue;
       h.deps.queue = { send: (name, body, options) => (sent.push(name), queue.send(name, body, options)) };
-      const handler = createApiHandler(h.deps, routesFor('exports'));
+      const handler = createApiHandler(h.deps, routesFor('exports', apiRoutes()));
       const called = new Set<string>();
       const call = async (operationId: string, method: string, path: string, body?: unknown) => {
         called.add(operationId);

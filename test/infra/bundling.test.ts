@@ -67,7 +67,7 @@ const LOCAL_ENGINES = ['@electric-sql/pglite', 'kysely-pglite-dialect', 'pg'];
 const AWS_PORTS = ['@aws-sdk/client-s3', '@aws-sdk/client-secrets-manager', '@aws-sdk/client-sesv2', '@aws-sdk/client-sqs', '@aws-sdk/lib-storage', '@aws-sdk/s3-request-presigner'];
 /** Everything a function built on awsDeps() bundles: mail is composed with nodemailer, passwords are checked against zxcvbn's common list. */
 const AWS_DEPS = [...LOGGING, ...DATA_API, ...AWS_PORTS, 'nodemailer', '@zxcvbn-ts/language-common'];
-/** The whole route table (route-groups.ts imports it, so each API function carries every route's code): validation, login detection, CSV, SSO. */
+/** The whole route table (the api function): validation, login detection, CSV, SSO (the SSO settings routes). */
 const ROUTE_TABLE = [...AWS_DEPS, 'zod', 'ua-parser-js', 'csv-stringify', '@node-saml/node-saml', 'openid-client'];
 
 /**
@@ -77,8 +77,10 @@ const ROUTE_TABLE = [...AWS_DEPS, 'zod', 'ua-parser-js', 'csv-stringify', '@node
  */
 const BUNDLED_DEPENDENCIES: Record<string, string[]> = {
   api: ROUTE_TABLE,
-  auth: ROUTE_TABLE,
-  exports: ROUTE_TABLE,
+  // Its own routes only (group-auth.ts): the identity routes, SSO logins included; no CSV.
+  auth: [...AWS_DEPS, 'zod', 'ua-parser-js', '@node-saml/node-saml', 'openid-client'],
+  // Its own routes only (group-exports.ts): the exports and export jobs; no SSO.
+  exports: [...AWS_DEPS, 'zod', 'ua-parser-js', 'csv-stringify'],
   authorizer: [...AWS_DEPS, 'zod', 'ua-parser-js'],
   migrate: [...LOGGING, ...DATA_API],
   mailWorker: AWS_DEPS,
