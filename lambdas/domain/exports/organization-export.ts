@@ -31,6 +31,7 @@ import { sql, type RawBuilder, type SelectQueryBuilder } from 'kysely';
 import { cursorAfter, dateOnly, decodeCursor, keysetPage, toNumber, type KeysetColumn } from '../../db/query.js';
 import { iso, type Db } from '../work/common.js';
 import { enumOptionView } from '../work/custom-fields.js';
+import { customFieldValueView, type ChosenValues } from '../work/task-views.js';
 import { maybe, projectCompact, sectionCompact, tagCompact, taskCompact, teamCompact, userCompact, workspaceCompact } from '../work/present.js';
 import { RESTORE_DAYS } from '../work/tasks.js';
 import { teamMembershipView, teamView } from '../work/teams.js';
@@ -501,31 +502,10 @@ type ValueRow = {
 
 /** A task's value of a custom field, as the tasks API shows it (task-views.ts). */
 function customFieldValue(v: ValueRow) {
-  const base = { gid: v.field_gid, resource_type: 'custom_field' as const, name: v.field_name, resource_subtype: v.field_subtype, type: v.field_subtype };
-  switch (v.field_subtype) {
-    case 'text':
-      return { ...base, text_value: v.text_value, display_value: v.text_value };
-    case 'number': {
-      const n = v.number_value === null ? null : Number(v.number_value);
-      return { ...base, precision: v.field_precision ?? 0, number_value: n, display_value: n === null ? null : n.toFixed(v.field_precision ?? 0) };
-    }
-    case 'date': {
-      const d = dateOnly(v.date_value as string | Date | null);
-      return { ...base, date_value: d ? { date: d, date_time: null } : null, display_value: d };
-    }
-    case 'enum': {
-      const option = v.enum_gid ? enumOptionView({ gid: v.enum_gid, name: v.enum_name ?? '', color: v.enum_color, enabled: v.enum_enabled ?? true }) : null;
-      return { ...base, enum_value: option, display_value: option?.name ?? null };
-    }
-    case 'multi_enum': {
-      const chosen = parsed<{ gid: string; name: string; color: string | null; enabled: boolean }[]>(v.multi_options, []).map(enumOptionView);
-      return { ...base, multi_enum_values: chosen, display_value: chosen.length ? chosen.map((o) => o.name).join(', ') : null };
-    }
-    default: {
-      const chosen = parsed<{ gid: string; name: string }[]>(v.multi_people, []).map(userCompact);
-      return { ...base, people_value: chosen, display_value: chosen.length ? chosen.map((p) => p.name).join(', ') : null };
-    }
-  }
+  return customFieldValueView(
+    { gid: v.field_gid, name: v.field_name, resource_subtype: v.field_subtype, precision: v.field_precision, text_value: v.text_value, number_value: v.number_value, date_value: v.date_value, enum_gid: v.enum_gid, enum_name: v.enum_name, enum_color: v.enum_color, enum_enabled: v.enum_enabled },
+    { options: parsed<ChosenValues['options']>(v.multi_options, []), people: parsed<ChosenValues['people']>(v.multi_people, []) },
+  );
 }
 
 /** The organization's tasks (subtasks included): alive, or deleted within the window. */

@@ -8,6 +8,7 @@ import { dateOnly, toNumber } from '../../db/query.js';
 import type { Db } from './common.js';
 import { iso } from './common.js';
 import { customFieldVisible, projectVisible, tagVisible, taskVisible, type Viewer } from '../access/policy.js';
+import { enumOptionView } from './custom-fields.js';
 import { maybe, projectCompact, sectionCompact, tagCompact, taskCompact, userCompact, workspaceCompact } from './present.js';
 
 export interface CustomFieldValueView {
@@ -127,7 +128,12 @@ export async function loadTaskViews(db: Db, gids: string[], viewer: Viewer, base
       hearted: likers.some((u) => u.gid === viewerGid),
       hearts: likers.map((u) => ({ gid: u.gid, user: userCompact(u) })),
       num_hearts: likers.length,
-      custom_fields: (vByTask.get(t.gid) ?? []).map((v) => customFieldValueView(v, optionByGid, personByGid)),
+      custom_fields: (vByTask.get(t.gid) ?? []).map((v) =>
+        customFieldValueView(v, {
+          options: v.resource_subtype === 'multi_enum' ? resolved(v.multi_values, optionByGid) : [],
+          people: v.resource_subtype === 'people' ? resolved(v.multi_values, personByGid) : [],
+        }),
+      ),
       workspace: workspaceCompact({ gid: t.org_gid, name: t.org_name }),
       permalink_url: `${baseUrl}/api/1.0/tasks/${t.gid}`,
       ...(t.deleted_at ? { deleted_at: iso(t.deleted_at) } : {}),
@@ -136,7 +142,15 @@ export async function loadTaskViews(db: Db, gids: string[], viewer: Viewer, base
   return out;
 }
 
-type ValueRow = {
+/** The gids' entries of `byGid`, in order, skipping gids it does not hold. */
+function resolved<T>(gids: string[] | null, byGid: Map<string, T>): T[] {
+  return (gids ?? []).flatMap((g) => (byGid.has(g) ? [byGid.get(g)!] : []));
+}
+
+type ValueRow = CustomFieldValueRow & { multi_values: string[] | null };
+
+/** A task's value of one custom field, with the field's definition (and its enum option when it has one). */
+export interface CustomFieldValueRow {
   gid: string;
   name: string;
   resource_subtype: string;
@@ -144,16 +158,21 @@ type ValueRow = {
   text_value: string | null;
   number_value: string | null;
   date_value: unknown;
-  multi_values: string[] | null;
   enum_gid: string | null;
   enum_name: string | null;
   enum_color: string | null;
   enum_enabled: boolean | null;
-};
+}
 
-function customFieldValueView(v: ValueRow, options: Map<string, { gid: string; name: string; color: string | null; enabled: boolean }>, people: Map<string, { gid: string; name: string }>): CustomFieldValueView {
+/** What a multi-valued field holds, resolved, in the order chosen (only the list of the field's type is read). */
+export interface ChosenValues {
+  options: { gid: string; name: string; color: string | null; enabled: boolean }[];
+  people: { gid: string; name: string }[];
+}
+
+/** A task's custom field value as the tasks API shows it; the organization export writes the same. */
+export function customFieldValueView(v: CustomFieldValueRow, chosen: ChosenValues): CustomFieldValueView {
   const base = { gid: v.gid, resource_type: 'custom_field' as const, name: v.name, resource_subtype: v.resource_subtype, type: v.resource_subtype };
-  const option = (o: { gid: string; name: string; color: string | null; enabled: boolean }) => ({ gid: o.gid, resource_type: 'enum_option' as const, name: o.name, color: o.color ?? 'none', enabled: o.enabled });
   switch (v.resource_subtype) {
     case 'text':
       return { ...base, text_value: v.text_value, display_value: v.text_value };
@@ -165,15 +184,17 @@ function customFieldValueView(v: ValueRow, options: Map<string, { gid: string; n
       const d = dateOnly(v.date_value as string | Date | null);
       return { ...base, date_value: d ? { date: d, date_time: null } : null, display_value: d };
     }
-    case 'enum':
-      return { ...base, enum_value: v.enum_gid ? option({ gid: v.enum_gid, name: v.enum_name ?? '', color: v.enum_color, enabled: v.enum_enabled ?? true }) : null, display_value: v.enum_name };
+    case 'enum': {
+      const option = v.enum_gid ? enumOptionView({ gid: v.enum_gid, name: v.enum_name ?? '', color: v.enum_color, enabled: v.enum_enabled ?? true }) : null;
+      return { ...base, enum_value: option, display_value: option?.name ?? null };
+    }
     case 'multi_enum': {
-      const chosen = (v.multi_values ?? []).map((g) => options.get(g)).filter((o) => o !== undefined).map(option);
-      return { ...base, multi_enum_values: chosen, display_value: chosen.length ? chosen.map((o) => o.name).join(', ') : null };
+      const options = chosen.options.map(enumOptionView);
+      return { ...base, multi_enum_values: options, display_value: options.length ? options.map((o) => o.name).join(', ') : null };
     }
     default: {
-      const chosen = (v.multi_values ?? []).map((g) => people.get(g)).filter((p) => p !== undefined).map(userCompact);
-      return { ...base, people_value: chosen, display_value: chosen.length ? chosen.map((p) => p.name).join(', ') : null };
+      const people = chosen.people.map(userCompact);
+      return { ...base, people_value: people, display_value: people.length ? people.map((p) => p.name).join(', ') : null };
     }
   }
 }
