@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { renderPlan, renderPlanToString, type ExportPage, type ExportPlan, type ExportPosition } from '../../lambdas/domain/exports/plan.js';
+import { READ_AHEAD_PAGES, renderPlan, renderPlanToString, type ExportPage, type ExportPlan, type ExportPosition } from '../../lambdas/domain/exports/plan.js';
 
 /**
  * A plan of sections of numbered items (3 per page) whose page() calls are logged and
@@ -41,7 +41,7 @@ function slowPlan(sizes: number[], options: { failAt?: string } = {}) {
   return { plan, calls, inFlight };
 }
 
-describe('renderPlan reads one page ahead', () => {
+describe('renderPlan reads pages ahead', () => {
   test('the document is the same as reading page by page, and each page is asked for once', async () => {
     const { plan, calls } = slowPlan([7, 0, 4]);
     expect(await renderPlanToString(plan)).toBe('<[0:0,1,2,3,4,5,6][1:][2:0,1,2,3]>');
@@ -51,7 +51,7 @@ describe('renderPlan reads one page ahead', () => {
   test('the next page (or the next section) is requested before the current page is handed to the writer', async () => {
     const { plan, calls } = slowPlan([4, 2]);
     const seen: string[][] = [];
-    for await (const piece of renderPlan(plan)) if ('text' in piece) seen.push([piece.text, ...calls]);
+    for await (const piece of renderPlan(plan, undefined, 1)) if ('text' in piece) seen.push([piece.text, ...calls]);
     // When the first page's text arrives, the second page is already asked for; when the
     // last page of s0 arrives, s1's first page is.
     expect(seen.find(([text]) => text === '[0:')).toEqual(['[0:']);
@@ -71,6 +71,20 @@ describe('renderPlan reads one page ahead', () => {
     expect(calls).toContain('s0@6');
     expect(inFlight()).toBe(0);
     expect(position).toMatchObject({ section: 0, after: '6', written: 6 });
+  });
+
+  test(`a slow writer has up to READ_AHEAD_PAGES (${READ_AHEAD_PAGES}) pages read ahead, never more`, async () => {
+    const { plan, calls } = slowPlan([30]); // 10 pages of 3 items
+    let consumed = 0;
+    const ahead: number[] = [];
+    for await (const piece of renderPlan(plan)) {
+      if (!('checkpoint' in piece)) continue;
+      consumed += 1;
+      await new Promise((resolve) => setTimeout(resolve, 5)); // compressing and uploading: the reads go on meanwhile
+      ahead.push(calls.length - consumed);
+    }
+    expect(Math.max(...ahead)).toBe(READ_AHEAD_PAGES);
+    expect(calls).toHaveLength(10);
   });
 
   test('a failed page that is needed fails the rendering', async () => {

@@ -73,36 +73,91 @@ export interface ExportJobContext {
 
 export const startPosition = (): ExportPosition => ({ section: 0, after: null, written: 0, counts: {} });
 
+/** Pages read ahead of the one being written (see renderPlan). */
+export const READ_AHEAD_PAGES = 3;
+
+/**
+ * A plan's pages in document order, read up to `depth` pages ahead of the consumer: when a
+ * page arrives, the read of the one after it starts (its cursor is now known) while fewer
+ * than `depth` pages wait to be consumed. A read for any other position (a resume) drops
+ * what was read ahead and starts again there.
+ */
+class PageReader {
+  readonly #plan: ExportPlan;
+  readonly #depth: number;
+  /** Reads started and not yet handed to the consumer, in document order. */
+  #queue: { section: number; after: string | null; page: Promise<ExportPage> }[] = [];
+  /** The read started last: only its arrival starts the next one. */
+  #last: object | null = null;
+  /** The next read, waiting for room in the queue. */
+  #waiting: { section: number; after: string | null } | null = null;
+  readonly #started = new Set<Promise<unknown>>();
+  #closed = false;
+
+  constructor(plan: ExportPlan, depth: number) {
+    this.#plan = plan;
+    this.#depth = depth;
+  }
+
+  read(section: number, after: string | null): Promise<ExportPage> {
+    const head = this.#queue[0];
+    if (!head || head.section !== section || head.after !== after) {
+      this.#queue = [];
+      this.#waiting = null;
+      this.#start(section, after);
+    }
+    const entry = this.#queue.shift()!;
+    if (this.#waiting && this.#queue.length < this.#depth) {
+      const next = this.#waiting;
+      this.#waiting = null;
+      this.#start(next.section, next.after);
+    }
+    return entry.page;
+  }
+
+  /** No more reads; resolves when every read started has settled (failures ignored: never written). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled([...this.#started]);
+  }
+
+  #start(section: number, after: string | null): void {
+    if (this.#closed || section >= this.#plan.sections.length) return;
+    const page = this.#plan.sections[section]!.page(after);
+    const entry = { section, after, page };
+    this.#queue.push(entry);
+    this.#last = entry;
+    const settled = page.then(
+      (result) => this.#arrived(entry, result),
+      () => undefined, // the consumer gets the failure from entry.page, or never needs it
+    );
+    this.#started.add(settled);
+    void settled.finally(() => this.#started.delete(settled));
+  }
+
+  #arrived(entry: object, page: ExportPage): void {
+    if (this.#closed || this.#last !== entry) return;
+    const next = page.next === null ? { section: (entry as { section: number }).section + 1, after: null } : { section: (entry as { section: number }).section, after: page.next };
+    if (this.#queue.length < this.#depth) this.#start(next.section, next.after);
+    else this.#waiting = next;
+  }
+}
+
 /**
  * Writes a plan from a position, one piece of text at a time. After the text of every
  * page it yields a `checkpoint` with the position that follows it; the caller may stop
  * at any checkpoint and resume later with renderPlan(plan, thatPosition): the text
  * yielded after the resume is exactly the rest of the document.
  *
- * Pages are read one ahead: while the caller compresses and uploads a page's text, the
- * next page (of the same section, or the first of the next one) is already being read,
- * so the database and the worker work at the same time. A page depends only on its
- * cursor, so reading it early changes nothing in the text. When the caller stops, the
- * page read ahead is awaited (its failure ignored: it was never written) before the
- * generator returns, so no query outlives the step.
+ * Pages are read ahead (READ_AHEAD_PAGES, PageReader): while the caller compresses and
+ * uploads a page's text, the next pages are already being read, so the database and the
+ * worker work at the same time. A page depends only on its cursor, so reading it early
+ * changes nothing in the text. When the caller stops, every read started is awaited
+ * before the generator returns, so no query outlives the step.
  */
-export async function* renderPlan(plan: ExportPlan, from: ExportPosition = startPosition()): AsyncGenerator<{ text: string } | { checkpoint: ExportPosition }> {
+export async function* renderPlan(plan: ExportPlan, from: ExportPosition = startPosition(), readAhead = READ_AHEAD_PAGES): AsyncGenerator<{ text: string } | { checkpoint: ExportPosition }> {
   const position: ExportPosition = { ...from, counts: { ...from.counts } };
-  let ahead: { section: number; after: string | null; page: Promise<ExportPage> } | null = null;
-  const read = (section: number, after: string | null): Promise<ExportPage> => {
-    if (ahead && ahead.section === section && ahead.after === after) {
-      const { page } = ahead;
-      ahead = null;
-      return page;
-    }
-    return plan.sections[section]!.page(after);
-  };
-  const readAhead = (section: number, after: string | null) => {
-    if (section >= plan.sections.length) return;
-    const page = plan.sections[section]!.page(after);
-    page.catch(() => undefined); // awaited later by read(), or dropped in `finally`
-    ahead = { section, after, page };
-  };
+  const reader = new PageReader(plan, readAhead);
   try {
     if (position.section === 0 && position.after === null && position.written === 0) {
       yield { text: plan.prologue };
@@ -113,8 +168,7 @@ export async function* renderPlan(plan: ExportPlan, from: ExportPosition = start
       if (position.after === null && position.written === 0) yield { text: section.open };
       let after = position.after;
       for (;;) {
-        const page = await read(position.section, after);
-        readAhead(page.next === null ? position.section + 1 : position.section, page.next);
+        const page = await reader.read(position.section, after);
         const parts: string[] = [];
         for (const item of page.items) {
           parts.push(position.written++ > 0 ? section.separator + item : item);
@@ -137,9 +191,7 @@ export async function* renderPlan(plan: ExportPlan, from: ExportPosition = start
       }
     }
   } finally {
-    const pending = ahead as { page: Promise<ExportPage> } | null;
-    ahead = null;
-    if (pending) await pending.page.catch(() => undefined);
+    await reader.close();
   }
 }
 
