@@ -5,7 +5,6 @@
  * checks every error answer must pass.
  */
 import { join } from 'node:path';
-import { sql } from 'kysely';
 import { organizations } from '../../lambdas/db/repositories/organizations.js';
 import { users } from '../../lambdas/db/repositories/users.js';
 import { completeLogin } from '../../lambdas/domain/auth/sessions.js';
@@ -199,64 +198,9 @@ async function finishedExport(h: IdentityHarness, c: Cast, kind: 'organization' 
   return g;
 }
 
-// --- State marks ---------------------------------------------------------------------------
+// --- State marks: test/support/state-mark.ts ----------------------------------------------
 
-/**
- * Bookkeeping that authentication itself writes (last_used_at) is not a change of state:
- * for these tables a digest of the columns that matter replaces the written-rows check.
- */
-const DIGESTS: Record<string, ReturnType<typeof sql>> = {
-  sessions: sql`gid || ':' || coalesce(revoked_at::text, '')`,
-  service_accounts: sql`gid || ':' || coalesce(revoked_at::text, '') || ':' || name || ':' || scopes`,
-};
-
-export interface StateMark {
-  xid: number;
-  counts: Record<string, string>;
-}
-
-let tableNames: string[] | undefined;
-
-async function tables(h: IdentityHarness): Promise<string[]> {
-  tableNames ??= (await sql<{ t: string }>`select tablename as t from pg_tables where schemaname = 'public' and tablename <> 'schema_migrations' order by tablename`.execute(h.engine.db)).rows.map((r) => r.t);
-  return tableNames;
-}
-
-/** Row counts of every table (and digests), and the transaction id they were taken at. */
-export async function stateMark(h: IdentityHarness): Promise<StateMark> {
-  const xid = Number((await sql<{ x: string }>`select txid_current()::text as x`.execute(h.engine.db)).rows[0]!.x);
-  return { xid, counts: await tableStates(h, 0) };
-}
-
-async function tableStates(h: IdentityHarness, since: number): Promise<Record<string, string>> {
-  const parts = (await tables(h)).map((t) => {
-    const digest = DIGESTS[t];
-    return digest
-      ? sql`select ${t} as t, count(*)::int as n, 0 as fresh, coalesce(md5(string_agg(${digest}, ',' order by gid)), '') as digest from ${sql.table(t)}`
-      : sql`select ${t} as t, count(*)::int as n, count(*) filter (where xmin::text::bigint >= ${since})::int as fresh, '' as digest from ${sql.table(t)}`;
-  });
-  const rows = (await sql<{ t: string; n: number; fresh: number; digest: string }>`${sql.join(parts, sql` union all `)}`.execute(h.engine.db)).rows;
-  const out: Record<string, string> = {};
-  for (const r of rows) {
-    out[r.t] = `${r.n} rows${r.digest ? ` (${r.digest.slice(0, 8)})` : ''}`;
-    if (since > 0 && Number(r.fresh) > 0) out[`${r.t}+`] = String(r.fresh);
-  }
-  return out;
-}
-
-/** What changed since the mark: row counts and rows written (empty when nothing did). */
-export async function stateChanges(h: IdentityHarness, mark: StateMark): Promise<string[]> {
-  // Transaction ids are assigned on first write: if the next one follows the mark's, nothing wrote since.
-  const xid = Number((await sql<{ x: string }>`select txid_current()::text as x`.execute(h.engine.db)).rows[0]!.x);
-  if (xid === mark.xid + 1) return [];
-  const now = await tableStates(h, mark.xid);
-  const changes: string[] = [];
-  for (const t of await tables(h)) {
-    if (now[t] !== mark.counts[t]) changes.push(`${t}: ${mark.counts[t]} -> ${now[t]}`);
-    if (now[`${t}+`]) changes.push(`${t}: ${now[`${t}+`]} rows written`);
-  }
-  return changes;
-}
+export { stateChanges, stateMark, type StateMark } from '../support/state-mark.js';
 
 // --- Answers -------------------------------------------------------------------------------
 

@@ -42,7 +42,6 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sql } from 'kysely';
 import { LocalBlobs } from '../../lambdas/adapters/blobs/local-blobs.js';
 import type { PrivacySetting, Role } from '../../lambdas/db/schema.js';
 import type { AccessLevel } from '../support/access-model.js';
@@ -54,6 +53,7 @@ import type { RouteDef } from '../../lambdas/http/route.js';
 import { fullPath } from '../../lambdas/http/route.js';
 import { routes as liveRoutes } from '../../lambdas/http/route-table.js';
 import { CHROME_MAC, identityHarness, type Answer, type IdentityHarness } from '../support/identity.js';
+import { stateChanges, stateMark } from '../support/state-mark.js';
 import { project as insertProject, section as insertSection, team as insertTeam } from '../support/graph.js';
 import { apiEvent } from '../support/http.js';
 import { organizationWithRoles, person, type Person } from '../support/world.js';
@@ -864,52 +864,6 @@ const STATE_TABLES = [
   'saved_searches',
 ] as const;
 
-/**
- * Bookkeeping that authentication itself writes (last_used_at) is not a change of state:
- * for these tables, a digest of the columns that matter replaces the written-rows check.
- */
-const DIGESTS: Partial<Record<(typeof STATE_TABLES)[number], ReturnType<typeof sql>>> = {
-  sessions: sql`gid || ':' || coalesce(revoked_at::text, '')`,
-  service_accounts: sql`gid || ':' || coalesce(revoked_at::text, '') || ':' || name || ':' || scopes`,
-};
-
-interface StateMark {
-  xid: number;
-  counts: Record<string, string>;
-}
-
-async function stateMark(): Promise<StateMark> {
-  const xid = Number((await sql<{ x: string }>`select txid_current()::text as x`.execute(h.engine.db)).rows[0]!.x);
-  return { xid, counts: await tableStates(0) };
-}
-
-/** Per table: its row count (and digest), and the rows written by transactions since `since` (as `table+`). */
-async function tableStates(since: number): Promise<Record<string, string>> {
-  const parts = STATE_TABLES.map((t) => {
-    const digest = DIGESTS[t];
-    return digest
-      ? sql`select ${t} as t, count(*)::int as n, 0 as fresh, coalesce(md5(string_agg(${digest}, ',' order by gid)), '') as digest from ${sql.table(t)}`
-      : sql`select ${t} as t, count(*)::int as n, count(*) filter (where xmin::text::bigint >= ${since})::int as fresh, '' as digest from ${sql.table(t)}`;
-  });
-  const rows = (await sql<{ t: string; n: number; fresh: number; digest: string }>`${sql.join(parts, sql` union all `)}`.execute(h.engine.db)).rows;
-  const out: Record<string, string> = {};
-  for (const r of rows) {
-    out[r.t] = `${r.n} rows${r.digest ? ` (${r.digest.slice(0, 8)})` : ''}`;
-    if (since > 0 && Number(r.fresh) > 0) out[`${r.t}+`] = String(r.fresh);
-  }
-  return out;
-}
-
-async function stateChanges(mark: StateMark): Promise<string[]> {
-  const now = await tableStates(mark.xid);
-  const changes: string[] = [];
-  for (const t of STATE_TABLES) {
-    if (now[t] !== mark.counts[t]) changes.push(`${t}: ${mark.counts[t]} -> ${now[t]}`);
-    if (now[`${t}+`]) changes.push(`${t}: ${now[`${t}+`]} rows written`);
-  }
-  return changes;
-}
-
 // --- Running one route ---------------------------------------------------------------------
 
 const coverage = { routes: 0, calls: 0, cells: new Set<string>() };
@@ -998,17 +952,17 @@ async function runRoute(route: RouteDef): Promise<string[]> {
     await prepare(route, spec, w); // creates the lazy fixtures before the state is marked
     const refused = roles.filter((r) => !['ok', 'any'].includes(expectationFor(route, spec, r, scenario)));
     const allowed = roles.filter((r) => !refused.includes(r));
-    const mark = await stateMark();
+    const mark = await stateMark(h, STATE_TABLES);
     for (const role of refused) await check(route, spec, role, scenario, w, failures);
-    const changes = await stateChanges(mark);
+    const changes = await stateChanges(h, mark);
     if (changes.length) {
       // Find who changed what, each on a world of its own.
       for (const role of refused) {
         const own = await buildWorld(scenario);
         await prepare(route, spec, own);
-        const m = await stateMark();
+        const m = await stateMark(h, STATE_TABLES);
         await check(route, spec, role, scenario, own, []);
-        const c = await stateChanges(m);
+        const c = await stateChanges(h, m);
         if (c.length) failures.push(`[${scenario}] ${role}: a refused call changed state: ${c.join('; ')}`);
       }
       if (!failures.some((f) => f.includes('refused call changed state'))) failures.push(`[${scenario}] refused calls changed state: ${changes.join('; ')}`);
