@@ -15,6 +15,7 @@ import { build } from 'esbuild';
 import { BUNDLING, esbuildOptions } from '../lib/constructs/app-function.js';
 import { FUNCTIONS } from '../lib/functions.js';
 import { ROOT } from './spawn.js';
+import { DEPLOYED_ENV } from '../test/support/deployed-env.js';
 
 export interface ColdStartRow {
   function: string;
@@ -28,25 +29,6 @@ export interface ColdStartRow {
   samples: number;
 }
 
-/** What the deployed functions find in their environment (as test/infra/bundling.test.ts). */
-const DEPLOYED_ENV: Record<string, string> = {
-  AWS_REGION: 'us-east-1',
-  DB_CLUSTER_ARN: 'arn:aws:rds:us-east-1:123456789012:cluster:x',
-  DB_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:x',
-  DB_NAME: 'app',
-  EXPORT_BUCKET: 'exports',
-  EXPORT_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/exports',
-  MAIL_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/mail',
-  MAIL_FROM: 'no-reply@example.com',
-  APP_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:app',
-  PUBLIC_BASE_URL: 'https://tasks.example.com',
-  MAX_BODY_BYTES: '1048576',
-  DEFAULT_PLAN: 'free',
-  EXPORT_LINK_DAYS: '7',
-  AWS_ACCESS_KEY_ID: 'none',
-  AWS_SECRET_ACCESS_KEY: 'none',
-  NODE_OPTIONS: '--enable-source-maps',
-};
 
 const EMPTY_HANDLER = 'export const handler = async () => ({ statusCode: 200, body: "" });\n';
 

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { build, stop, type BuildOptions, type Metafile } from 'esbuild';
 import { BUNDLING, esbuildOptions, MIGRATIONS_SOURCE, MIGRATIONS_TARGET, PROJECT_ROOT, copyMigrationsCommands } from '../../lib/constructs/app-function.js';
 import { FUNCTIONS, type FunctionSpec } from '../../lib/functions.js';
+import { DEPLOYED_ENV } from '../support/deployed-env.js';
 
 /** Every function the stacks deploy: the table plus the backup stack's copier. */
 const functions: [string, Pick<FunctionSpec, 'entry' | 'bundleMigrations'>][] = [
@@ -27,29 +28,6 @@ const functions: [string, Pick<FunctionSpec, 'entry' | 'bundleMigrations'>][] = 
   ['snapshotCopier', { entry: 'lambdas/handlers/snapshot-copier.ts' }],
 ];
 
-/** What the deployed functions find in their environment (dummy values: loading must not call AWS). */
-const DEPLOYED_ENV = {
-  AWS_REGION: 'us-east-1',
-  DB_CLUSTER_ARN: 'arn:aws:rds:us-east-1:123456789012:cluster:x',
-  DB_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:x',
-  DB_NAME: 'app',
-  EXPORT_BUCKET: 'exports',
-  EXPORT_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/exports',
-  MAIL_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/mail',
-  MAIL_FROM: 'no-reply@example.com',
-  APP_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:app',
-  DEFAULT_PLAN: 'free',
-  EXPORT_LINK_DAYS: '7',
-  MAX_BODY_BYTES: '1048576',
-  APP_NAME: 'asana-backend',
-  SOURCE_CLUSTER_ID: 'asana-backend-db',
-  DR_REGION: 'us-west-2',
-  SNAPSHOT_PREFIX: 'asana-backend-snap',
-  DR_KMS_KEY_ARN: 'arn:aws:kms:us-west-2:123456789012:alias/asana-backend-dr-snapshots',
-  METRIC_NAMESPACE: 'asana-backend/Backups',
-  AWS_ACCESS_KEY_ID: 'none',
-  AWS_SECRET_ACCESS_KEY: 'none',
-};
 
 // ---------------------------------------------------------------------------
 // The dependency allow-list
