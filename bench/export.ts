@@ -21,7 +21,7 @@ import { systemClock } from '../lambdas/adapters/clock.js';
 import { cryptoIds } from '../lambdas/adapters/ids.js';
 import type { Queue } from '../lambdas/adapters/ports.js';
 import { type Database } from '../lambdas/db/database.js';
-import { applyDatabaseSettings, pgliteDatabase, postgresDatabase } from '../lambdas/db/local-engines.js';
+import { openPglite, pgliteDatabase, postgresDatabase } from '../lambdas/db/local-engines.js';
 import { checksum, loadMigrations, migrate } from '../lambdas/db/migrator.js';
 import { DEFAULT_AUTH_CONFIG } from '../lambdas/domain/auth/config.js';
 import type { AppDeps } from '../lambdas/domain/deps.js';
@@ -328,8 +328,7 @@ export async function engineRun(input: { dataset: DatasetRef }): Promise<EngineF
   let query: (text: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
   let close: () => Promise<void>;
   if (dataset.engine === 'pglite') {
-    const pglite = await PGlite.create({ dataDir: dataset.dataDir! });
-    await applyDatabaseSettings(pglite);
+    const pglite = await openPglite(dataset.dataDir!);
     query = async (text, params) => (await pglite.query<Record<string, unknown>>(text, params)).rows;
     close = () => pglite.close();
   } else {

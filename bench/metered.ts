@@ -7,12 +7,12 @@
  * to report the largest page any statement returned.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, type CompiledQuery, type DatabaseConnection, type Dialect, type Driver, type QueryResult } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import type { Database } from '../lambdas/db/database.js';
-import { applyDatabaseSettings } from '../lambdas/db/local-engines.js';
+import { openPglite, pgTypes } from '../lambdas/db/local-engines.js';
 import type { DB } from '../lambdas/db/schema.js';
 
 export class Meter {
@@ -96,12 +96,10 @@ class MeteredDialect implements Dialect {
   }
 }
 
-const DATE_OID = 1082;
 
-/** PGlite as lambdas/db/database.ts opens it (dates as 'YYYY-MM-DD'), metered. */
+/** PGlite as local mode opens it (openPglite: dates as 'YYYY-MM-DD', the database's settings), metered. */
 export async function meteredPglite(dataDir: string, meter: Meter): Promise<Database & { pglite: PGlite }> {
-  const pglite = await PGlite.create({ dataDir, parsers: { [DATE_OID]: (v: string) => v } });
-  await applyDatabaseSettings(pglite);
+  const pglite = await openPglite(dataDir);
   const db = new Kysely<DB>({ dialect: new MeteredDialect(new PGliteDialect(pglite), meter) });
   return {
     db,
@@ -114,12 +112,9 @@ export async function meteredPglite(dataDir: string, meter: Meter): Promise<Data
   };
 }
 
-/** node-postgres as lambdas/db/database.ts configures it, metered. */
+/** node-postgres as local mode configures it (pgTypes), metered. */
 export function meteredPostgres(connectionString: string, meter: Meter, options: { max?: number } = {}): Database & { pool: pg.Pool } {
-  const types = {
-    getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === DATE_OID ? (value: string) => value : pg.types.getTypeParser(oid, format as 'text'))) as typeof pg.types.getTypeParser,
-  };
-  const pool = new pg.Pool({ connectionString, max: options.max ?? 10, types });
+  const pool = new pg.Pool({ connectionString, max: options.max ?? 10, types: pgTypes });
   const db = new Kysely<DB>({ dialect: new MeteredDialect(new PostgresDialect({ pool }), meter) });
   return { db, engine: 'postgres', pool, close: () => db.destroy() };
 }

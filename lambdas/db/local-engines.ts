@@ -18,7 +18,7 @@ const DATE_OID = 1082;
  * local midnight). The Data API dialect parses them into Dates; dateOnly() in query.ts
  * normalizes both.
  */
-const pgTypes = {
+export const pgTypes = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === DATE_OID ? (value: string) => value : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
@@ -36,7 +36,7 @@ export async function openPglite(dataDir?: string, loadDataDir?: Blob): Promise<
  * them, so they are applied here (e.g. migration 0008's planner costs). Nothing when the
  * database has none (not migrated yet: the migration sets them for its own session).
  */
-export async function applyDatabaseSettings(pglite: PGlite): Promise<void> {
+async function applyDatabaseSettings(pglite: PGlite): Promise<void> {
   await pglite.query(`
     select set_config(split_part(s.setting, '=', 1), substr(s.setting, strpos(s.setting, '=') + 1), false)
     from pg_db_role_setting r cross join unnest(r.setconfig) as s(setting)

@@ -10,7 +10,7 @@ import { users } from '../../lambdas/db/repositories/users.js';
 import { completeLogin } from '../../lambdas/domain/auth/sessions.js';
 import { createServiceAccount } from '../../lambdas/domain/auth/service-accounts.js';
 import { CHROME_MAC, type IdentityHarness } from '../support/identity.js';
-import { project as insertProject, section as insertSection, team as insertTeam } from '../support/graph.js';
+import { project as insertProject, section as insertSection, taskTrio, team as insertTeam } from '../support/graph.js';
 import { person, type Person } from '../support/world.js';
 
 export { seededDataDir } from '../support/engines.js';
@@ -64,31 +64,7 @@ export async function buildWorld(h: IdentityHarness, c: Cast): Promise<World> {
   const project = await insertProject(h, c.org, { team, privacy: 'public_to_workspace', owner: me, members: [{ gid: me, access: 'admin' }, { gid: c.other.gid, access: 'editor' }], name: `Project W${n}` });
   const section = await insertSection(h, project, `Section W${n}`, 1);
   const emptySection = await insertSection(h, project, `Empty section W${n}`, 2);
-  const [task, task2, subtask] = [gid(), gid(), gid()];
-  await db
-    .insertInto('tasks')
-    .values([
-      { gid: task, organization_gid: c.org, name: `Task W${n}`, notes: 'notes', created_by: me, created_at: now, modified_at: now },
-      { gid: task2, organization_gid: c.org, name: `Second task W${n}`, created_by: me, created_at: now, modified_at: now },
-      { gid: subtask, organization_gid: c.org, name: `Subtask W${n}`, parent_gid: task, created_by: me, created_at: now, modified_at: now },
-    ])
-    .execute();
-  await db
-    .insertInto('task_ancestors')
-    .values([
-      { task_gid: task, ancestor_gid: task, depth: 0 },
-      { task_gid: task2, ancestor_gid: task2, depth: 0 },
-      { task_gid: subtask, ancestor_gid: subtask, depth: 0 },
-      { task_gid: subtask, ancestor_gid: task, depth: 1 },
-    ])
-    .execute();
-  await db
-    .insertInto('task_projects')
-    .values([
-      { task_gid: task, project_gid: project, section_gid: section, position: 1, added_at: now },
-      { task_gid: task2, project_gid: project, section_gid: null, position: 2, added_at: now },
-    ])
-    .execute();
+  const { task, task2, subtask } = await taskTrio(h, { organizationGid: c.org, project, section, createdBy: me, names: { task: `Task W${n}`, notes: 'notes', second: `Second task W${n}`, subtask: `Subtask W${n}` } });
   await db.insertInto('task_followers').values({ task_gid: task, user_gid: c.other.gid, created_at: now }).execute();
   const story = gid();
   await db.insertInto('stories').values({ gid: story, task_gid: task, text: `Comment W${n}`, created_by: me, created_at: now, modified_at: now }).execute();

@@ -54,7 +54,7 @@ import { fullPath } from '../../lambdas/http/route.js';
 import { routes as liveRoutes } from '../../lambdas/http/route-table.js';
 import { CHROME_MAC, identityHarness, type Answer, type IdentityHarness } from '../support/identity.js';
 import { stateChanges, stateMark } from '../support/state-mark.js';
-import { project as insertProject, section as insertSection, team as insertTeam } from '../support/graph.js';
+import { project as insertProject, section as insertSection, taskTrio, team as insertTeam } from '../support/graph.js';
 import { apiEvent } from '../support/http.js';
 import { organizationWithRoles, person, type Person } from '../support/world.js';
 
@@ -549,31 +549,7 @@ async function buildWorld(scenario: ScenarioName): Promise<World> {
   });
   const section = await insertSection(h, project, name('section'), 1);
   const emptySection = await insertSection(h, project, name('empty section'), 2);
-  const [task, task2, subtask] = [gid(), gid(), gid()];
-  await db
-    .insertInto('tasks')
-    .values([
-      { gid: task, organization_gid: org, name: name('task'), notes: name('notes'), created_by: people.member.gid, created_at: now, modified_at: now },
-      { gid: task2, organization_gid: org, name: name('second task'), created_by: people.member.gid, created_at: now, modified_at: now },
-      { gid: subtask, organization_gid: org, name: name('subtask'), parent_gid: task, created_by: people.member.gid, created_at: now, modified_at: now },
-    ])
-    .execute();
-  await db
-    .insertInto('task_ancestors')
-    .values([
-      { task_gid: task, ancestor_gid: task, depth: 0 },
-      { task_gid: task2, ancestor_gid: task2, depth: 0 },
-      { task_gid: subtask, ancestor_gid: subtask, depth: 0 },
-      { task_gid: subtask, ancestor_gid: task, depth: 1 },
-    ])
-    .execute();
-  await db
-    .insertInto('task_projects')
-    .values([
-      { task_gid: task, project_gid: project, section_gid: section, position: 1, added_at: now },
-      { task_gid: task2, project_gid: project, section_gid: null, position: 2, added_at: now },
-    ])
-    .execute();
+  const { task, task2, subtask } = await taskTrio(h, { organizationGid: org, project, section, createdBy: people.member.gid, names: { task: name('task'), notes: name('notes'), second: name('second task'), subtask: name('subtask') } });
   const story = gid();
   await db.insertInto('stories').values({ gid: story, task_gid: task, text: name('comment'), created_by: people.member.gid, created_at: now, modified_at: now }).execute();
   const tagGid = gid();

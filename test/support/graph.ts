@@ -38,3 +38,39 @@ export async function customField(h: IdentityHarness, organizationGid: string, t
   }
   return { gid, options: optionGids };
 }
+
+/**
+ * Three tasks of a fixture world: a task in `section` with a subtask, and a second task in
+ * the project outside any section (rows, ancestry and project membership).
+ */
+export async function taskTrio(h: IdentityHarness, init: { organizationGid: string; project: string; section: string; createdBy: string; names: { task: string; notes: string; second: string; subtask: string } }) {
+  const db = h.engine.db;
+  const now = h.deps.clock.now();
+  const [task, task2, subtask] = [h.deps.ids.gid(), h.deps.ids.gid(), h.deps.ids.gid()];
+  const { organizationGid: organization_gid, createdBy: created_by, names } = init;
+  await db
+    .insertInto('tasks')
+    .values([
+      { gid: task, organization_gid, name: names.task, notes: names.notes, created_by, created_at: now, modified_at: now },
+      { gid: task2, organization_gid, name: names.second, created_by, created_at: now, modified_at: now },
+      { gid: subtask, organization_gid, name: names.subtask, parent_gid: task, created_by, created_at: now, modified_at: now },
+    ])
+    .execute();
+  await db
+    .insertInto('task_ancestors')
+    .values([
+      { task_gid: task, ancestor_gid: task, depth: 0 },
+      { task_gid: task2, ancestor_gid: task2, depth: 0 },
+      { task_gid: subtask, ancestor_gid: subtask, depth: 0 },
+      { task_gid: subtask, ancestor_gid: task, depth: 1 },
+    ])
+    .execute();
+  await db
+    .insertInto('task_projects')
+    .values([
+      { task_gid: task, project_gid: init.project, section_gid: init.section, position: 1, added_at: now },
+      { task_gid: task2, project_gid: init.project, section_gid: null, position: 2, added_at: now },
+    ])
+    .execute();
+  return { task, task2, subtask };
+}

@@ -82,13 +82,19 @@ export const READ_AHEAD_PAGES = 3;
  * than `depth` pages wait to be consumed. A read for any other position (a resume) drops
  * what was read ahead and starts again there.
  */
+interface PageRead {
+  section: number;
+  after: string | null;
+  page: Promise<ExportPage>;
+}
+
 class PageReader {
   readonly #plan: ExportPlan;
   readonly #depth: number;
   /** Reads started and not yet handed to the consumer, in document order. */
-  #queue: { section: number; after: string | null; page: Promise<ExportPage> }[] = [];
+  #queue: PageRead[] = [];
   /** The read started last: only its arrival starts the next one. */
-  #last: object | null = null;
+  #last: PageRead | null = null;
   /** The next read, waiting for room in the queue. */
   #waiting: { section: number; after: string | null } | null = null;
   readonly #started = new Set<Promise<unknown>>();
@@ -124,7 +130,7 @@ class PageReader {
   #start(section: number, after: string | null): void {
     if (this.#closed || section >= this.#plan.sections.length) return;
     const page = this.#plan.sections[section]!.page(after);
-    const entry = { section, after, page };
+    const entry: PageRead = { section, after, page };
     this.#queue.push(entry);
     this.#last = entry;
     const settled = page.then(
@@ -135,9 +141,9 @@ class PageReader {
     void settled.finally(() => this.#started.delete(settled));
   }
 
-  #arrived(entry: object, page: ExportPage): void {
+  #arrived(entry: PageRead, page: ExportPage): void {
     if (this.#closed || this.#last !== entry) return;
-    const next = page.next === null ? { section: (entry as { section: number }).section + 1, after: null } : { section: (entry as { section: number }).section, after: page.next };
+    const next = page.next === null ? { section: entry.section + 1, after: null } : { section: entry.section, after: page.next };
     if (this.#queue.length < this.#depth) this.#start(next.section, next.after);
     else this.#waiting = next;
   }
