@@ -739,6 +739,9 @@ describe('on the Data API stand-in (typed parameters, 64 KB rows, 1 MiB response
   const people = g();
   const options = [g(), g()];
   const tasks = Array.from({ length: 230 }, () => g());
+  const followers = Array.from({ length: 64 }, () => g());
+  const followerName = (i: number) => `F${i} "q" \\ \u2028 😀 ${'\u0001'.repeat(180)}`;
+  const [otherTeam, sameTeamProject, otherTeamProject, section] = [g(), g(), g(), g()];
 
   beforeAll(async () => {
     engine = await openEngine('data-api');
@@ -768,6 +771,21 @@ describe('on the Data API stand-in (typed parameters, 64 KB rows, 1 MiB response
       { task_gid: tasks[0]!, custom_field_gid: multi, multi_values: json([options[1], options[0]]) },
       { task_gid: tasks[0]!, custom_field_gid: people, multi_values: json([alice, bob]) },
     ]).execute();
+    // tasks[1]: lists the database renders (escaping, order, rows split under 64 KB): 64
+    // followers whose names escape to ~1.2 KB each (one row would hold ~75 KB), and three
+    // projects, two of them in one team.
+    await db.insertInto('users').values(followers.map((gid, i) => ({ gid, email: `f${i}-${gid}@example.com`, name: followerName(i), created_at: at, modified_at: at }))).execute();
+    await db.insertInto('task_followers').values(followers.map((user_gid, i) => ({ task_gid: tasks[1]!, user_gid, created_at: new Date(at.getTime() + (followers.length - i) * 1000) }))).execute();
+    await db.insertInto('teams').values({ gid: otherTeam, organization_gid: org, name: 'Other "team" \\ \u2028', visibility: 'public', created_at: at, modified_at: at }).execute();
+    await db.insertInto('projects').values([
+      { gid: sameTeamProject, organization_gid: org, team_gid: teamGid, name: 'Second in Hidden', created_at: at, modified_at: at },
+      { gid: otherTeamProject, organization_gid: org, team_gid: otherTeam, name: 'Quote " and \u0007 bell', created_at: at, modified_at: at },
+    ]).execute();
+    await db.insertInto('sections').values({ gid: section, project_gid: otherTeamProject, name: 'Tab\there 😀', position: 1, created_at: at }).execute();
+    await db.insertInto('task_projects').values([
+      { task_gid: tasks[1]!, project_gid: otherTeamProject, section_gid: section, position: 0, added_at: new Date(at.getTime() + 1000) },
+      { task_gid: tasks[1]!, project_gid: sameTeamProject, position: 0, added_at: new Date(at.getTime() + 2000) },
+    ]).execute();
     const story = g();
     await db.insertInto('stories').values({ gid: story, task_gid: tasks[0]!, text: 'Hello', created_by: bob, created_at: at, modified_at: new Date(at.getTime() + 5 * DAY) }).execute();
     await db.insertInto('story_likes').values({ story_gid: story, user_gid: alice, created_at: at }).execute();
@@ -778,6 +796,28 @@ describe('on the Data API stand-in (typed parameters, 64 KB rows, 1 MiB response
 
   afterAll(async () => {
     await engine?.close();
+  });
+
+  test('lists the database renders: escaped as JSON.stringify would, in order, across rows of under 64 KB', async () => {
+    const { doc } = await exportDoc({ gid: g(), organizationGid: org, createdAt: new Date(at.getTime() + 10 * DAY), modifiedSince: null, requestedBy: { kind: 'user' as const, gid: alice }, baseUrl: BASE_URL }, engine.db);
+    const task = byGid(doc.tasks, tasks[1]!)!;
+    // Followers oldest first (the last inserted is the oldest); each name survives the round trip exactly.
+    const expected = followers.map((gid, i) => ({ gid, resource_type: 'user', name: followerName(i) })).reverse();
+    expect(task.followers).toEqual(expected);
+    expect(JSON.stringify(task.followers).length).toBeGreaterThan(64 * 1024);
+    const compact = (gid: string, name: string) => ({ gid, resource_type: 'project', name });
+    expect(task.projects).toEqual([compact(projectGid, 'Private'), compact(otherTeamProject, 'Quote " and \u0007 bell'), compact(sameTeamProject, 'Second in Hidden')]);
+    expect(task.memberships).toEqual([
+      { project: compact(projectGid, 'Private'), section: null },
+      { project: compact(otherTeamProject, 'Quote " and \u0007 bell'), section: { gid: section, resource_type: 'section', name: 'Tab\there 😀' } },
+      { project: compact(sameTeamProject, 'Second in Hidden'), section: null },
+    ]);
+    // Each team once, in the order of its first project.
+    expect(task.teams).toEqual([
+      { gid: teamGid, resource_type: 'team', name: 'Hidden' },
+      { gid: otherTeam, resource_type: 'team', name: 'Other "team" \\ \u2028' },
+    ]);
+    expect(task).toMatchObject({ num_likes: 1, likes: [{ gid: alice, user: { gid: alice, resource_type: 'user', name: 'Person 0' } }], tags: [] });
   });
 
   test('a full and an incremental export render and validate', async () => {

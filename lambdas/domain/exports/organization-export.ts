@@ -133,6 +133,69 @@ function groupBy<R, K extends keyof R>(rows: R[], key: K): Map<R[K], R[]> {
   return out;
 }
 
+/** An item of a section that is already JSON text (written as is instead of stringified). */
+class RenderedJson {
+  constructor(readonly text: string) {}
+}
+
+/**
+ * Bytes of rendered items per row of a rendered list. An item is at most two names of
+ * 1,024 characters, escaped (under 13 KB), so a row stays under the Data API's 64 KB.
+ */
+const LIST_CHUNK_BYTES = 32 * 1024;
+
+/** One owner's rendered lists: each the JSON items joined by commas, without brackets; `count` items in the first. */
+interface RenderedList {
+  count: number;
+  items: string[];
+}
+
+/** An owner without rows: every list empty. */
+const NO_LISTS: RenderedList = { count: 0, items: ['', '', ''] };
+
+/** Compact JSON of a referenced object (`{"gid":...,"resource_type":...,"name":...}`), rendered by the database; null when its gid is. */
+function compactItem(type: 'user' | 'project' | 'section' | 'team' | 'tag', gid: string, name: string): RawBuilder<string> {
+  return sql<string>`'{"gid":' || to_json(${sql.ref(gid)})::text || ${sql.lit(`,"resource_type":"${type}","name":`)} || to_json(coalesce(${sql.ref(name)}, ''))::text || '}'`;
+}
+
+/**
+ * Related lists rendered by the database: `source` selects one row per item with its
+ * `owner` (a task's gid), the `order` columns and one JSON text column per list (null:
+ * not in that list). Each owner's items come back joined in order, in chunks of about
+ * LIST_CHUNK_BYTES (one row each, keyset-paged like any related list), so the export
+ * neither parses nor re-serializes a row per item.
+ */
+async function renderedLists(db: Db, spec: { source: RawBuilder<unknown>; order: string[]; lists: string[] }): Promise<Map<string, RenderedList>> {
+  const weight = sql.join(
+    spec.lists.map((c) => sql`coalesce(octet_length(${sql.ref(`x.${c}`)}), 0) + 1`),
+    sql` + `,
+  );
+  const order = sql.join(spec.order.map((c) => sql.ref(`x.${c}`)));
+  const chunked = sql`(select x.*, row_number() over w as list_pos, ((sum(${weight}) over w) - (${weight})) / ${sql.lit(LIST_CHUNK_BYTES)} as list_chunk
+    from (${spec.source}) as x
+    window w as (partition by x.owner order by ${order} rows between unbounded preceding and current row))`;
+  const query = db
+    .selectFrom(chunked.as('y'))
+    .select([sql<string>`y.owner`.as('owner'), sql<number>`y.list_chunk::int`.as('chunk'), sql<number>`count(*)::int`.as('n')])
+    .select(spec.lists.map((c, i) => sql<string | null>`string_agg(${sql.ref(`y.${c}`)}, ',' order by y.list_pos)`.as(`list_${i}`)))
+    .groupBy([sql`y.owner`, sql`y.list_chunk`]);
+  const out = new Map<string, RenderedList>();
+  for (const row of await related(db, query, [{ column: 'owner' }, { column: 'chunk' }])) {
+    const r = row as Record<string, unknown> & { owner: string; n: number };
+    let list = out.get(r.owner);
+    if (!list) out.set(r.owner, (list = { count: 0, items: spec.lists.map(() => '') }));
+    list.count += toNumber(r.n);
+    spec.lists.forEach((_, i) => {
+      const text = r[`list_${i}`] as string | null;
+      if (text) list.items[i] = list.items[i] ? `${list.items[i]},${text}` : text;
+    });
+  }
+  return out;
+}
+
+/** A user's compact JSON, or null. */
+const userJson = (gid: string | null, name: string | null) => (gid ? JSON.stringify(userCompact({ gid, name: name ?? '' })) : 'null');
+
 /** A JSON value that an engine may hand back as text (the Data API) or parsed (PGlite, node-postgres). */
 function parsed<T>(value: unknown, fallback: T): T {
   if (value === null || value === undefined) return fallback;
@@ -170,7 +233,7 @@ function jsonSection<Row extends object>(
       const items: string[] = [];
       let bytes = 0;
       for (const value of values) {
-        const item = JSON.stringify(value);
+        const item = value instanceof RenderedJson ? value.text : JSON.stringify(value);
         bytes += Buffer.byteLength(item) + 2;
         if (items.length > 0 && bytes > scope.renderedPageBudget) return { items, next: cursorAfter(page.rows[items.length - 1]!, source.keys) };
         items.push(item);
@@ -526,40 +589,38 @@ function tasksSection(db: Db, scope: Scope, workspace: { gid: string; name: stri
     keys: [{ column: 'gid' }],
     async render(rows) {
       const gids = rows.map((t) => t.gid);
+      const owned = (alias: string) => sql<boolean>`${ref(alias, 'task_gid')} in (${sql.join(gids)})`;
       const [memberships, tags, followers, likes, values] = await Promise.all([
-        related(
-          db,
-          db
-            .selectFrom('task_projects as tp')
-            .innerJoin('projects as p', 'p.gid', 'tp.project_gid')
-            .leftJoin('sections as s', 's.gid', 'tp.section_gid')
-            .leftJoin('teams as tm', 'tm.gid', 'p.team_gid')
-            .select(['tp.task_gid', 'tp.added_at', 'p.gid as project_gid', 'p.name as project_name', 's.gid as section_gid', 's.name as section_name', 'tm.gid as team_gid', 'tm.name as team_name'])
-            .where('tp.task_gid', 'in', gids)
-            .where('p.organization_gid', '=', scope.organizationGid),
-          [{ column: 'task_gid' }, { column: 'added_at' }, { column: 'project_gid' }],
-        ),
-        related(
-          db,
-          db
-            .selectFrom('task_tags as tt')
-            .innerJoin('tags as g', 'g.gid', 'tt.tag_gid')
-            .select(['tt.task_gid', 'tt.added_at', 'g.gid as tag_gid', 'g.name'])
-            .where('tt.task_gid', 'in', gids)
-            .where('g.organization_gid', '=', scope.organizationGid)
-            .where(kept(scope, 'g')),
-          [{ column: 'task_gid' }, { column: 'added_at' }, { column: 'tag_gid' }],
-        ),
-        related(db, db.selectFrom('task_followers as f').innerJoin('users as u', 'u.gid', 'f.user_gid').select(['f.task_gid', 'f.created_at', 'u.gid as user_gid', 'u.name as user_name']).where('f.task_gid', 'in', gids), [
-          { column: 'task_gid' },
-          { column: 'created_at' },
-          { column: 'user_gid' },
-        ]),
-        related(db, db.selectFrom('task_likes as l').innerJoin('users as u', 'u.gid', 'l.user_gid').select(['l.task_gid', 'l.created_at', 'u.gid as user_gid', 'u.name as user_name']).where('l.task_gid', 'in', gids), [
-          { column: 'task_gid' },
-          { column: 'created_at' },
-          { column: 'user_gid' },
-        ]),
+        renderedLists(db, {
+          // A task's projects, its memberships (project and section) and its teams (each once, in the order of its first project).
+          source: sql`select tp.task_gid as owner, tp.added_at, tp.project_gid,
+              ${compactItem('project', 'p.gid', 'p.name')} as project_item,
+              '{"project":' || ${compactItem('project', 'p.gid', 'p.name')} || ',"section":' || coalesce(${compactItem('section', 's.gid', 's.name')}, 'null') || '}' as membership_item,
+              case when tm.gid is not null and row_number() over (partition by tp.task_gid, tm.gid order by tp.added_at, tp.project_gid) = 1 then ${compactItem('team', 'tm.gid', 'tm.name')} end as team_item
+            from task_projects tp join projects p on p.gid = tp.project_gid left join sections s on s.gid = tp.section_gid left join teams tm on tm.gid = p.team_gid
+            where ${owned('tp')} and p.organization_gid = ${scope.organizationGid}`,
+          order: ['added_at', 'project_gid'],
+          lists: ['project_item', 'membership_item', 'team_item'],
+        }),
+        renderedLists(db, {
+          source: sql`select tt.task_gid as owner, tt.added_at, tt.tag_gid, ${compactItem('tag', 'g.gid', 'g.name')} as item
+            from task_tags tt join tags g on g.gid = tt.tag_gid
+            where ${owned('tt')} and g.organization_gid = ${scope.organizationGid} and ${kept(scope, 'g')}`,
+          order: ['added_at', 'tag_gid'],
+          lists: ['item'],
+        }),
+        renderedLists(db, {
+          source: sql`select f.task_gid as owner, f.created_at, f.user_gid, ${compactItem('user', 'u.gid', 'u.name')} as item
+            from task_followers f join users u on u.gid = f.user_gid where ${owned('f')}`,
+          order: ['created_at', 'user_gid'],
+          lists: ['item'],
+        }),
+        renderedLists(db, {
+          source: sql`select l.task_gid as owner, l.created_at, l.user_gid, '{"gid":' || to_json(u.gid)::text || ',"user":' || ${compactItem('user', 'u.gid', 'u.name')} || '}' as item
+            from task_likes l join users u on u.gid = l.user_gid where ${owned('l')}`,
+          order: ['created_at', 'user_gid'],
+          lists: ['item'],
+        }),
         related(
           db,
           db
@@ -586,41 +647,24 @@ function tasksSection(db: Db, scope: Scope, workspace: { gid: string; name: stri
           [{ column: 'task_gid' }, { column: 'field_gid' }],
         ),
       ]);
-      const [mBy, tBy, fBy, lBy, vBy] = [groupBy(memberships, 'task_gid'), groupBy(tags, 'task_gid'), groupBy(followers, 'task_gid'), groupBy(likes, 'task_gid'), groupBy(values, 'task_gid')];
+      const vBy = groupBy(values, 'task_gid');
+      const workspaceJson = JSON.stringify(workspaceCompact(workspace));
+      // Each task is written as text: the lists arrive rendered, the rest is JSON.stringify of
+      // scalars (the same document as stringifying the object, without building it).
       return rows.map((t) => {
-        const ms = mBy.get(t.gid) ?? [];
-        const likers = (lBy.get(t.gid) ?? []).map((l) => userCompact({ gid: l.user_gid, name: l.user_name }));
-        const teams = new Map<string, string>();
-        for (const m of ms) if (m.team_gid) teams.set(m.team_gid, m.team_name ?? '');
-        return {
-          gid: t.gid,
-          resource_type: 'task',
-          name: t.name,
-          resource_subtype: t.resource_subtype,
-          notes: t.notes,
-          completed: t.completed,
-          completed_at: iso(t.completed_at),
-          assignee: user(t.assignee_gid, t.assignee_name),
-          assignee_status: t.assignee_status,
-          due_on: dateOnly(t.due_on as string | Date | null),
-          start_on: dateOnly(t.start_on as string | Date | null),
-          created_at: iso(t.created_at),
-          created_by: user(t.creator_gid, t.creator_name),
-          modified_at: iso(t.modified_at),
-          deleted_at: iso(t.deleted_at),
-          parent: maybe(t.parent_gid, (gid) => taskCompact({ gid, name: t.parent_name ?? '', resource_subtype: t.parent_subtype ?? 'default_task' })),
-          num_subtasks: toNumber(t.num_subtasks),
-          workspace: workspaceCompact(workspace),
-          projects: ms.map((m) => projectCompact({ gid: m.project_gid, name: m.project_name })),
-          memberships: ms.map((m) => ({ project: projectCompact({ gid: m.project_gid, name: m.project_name }), section: maybe(m.section_gid, (gid) => sectionCompact({ gid, name: m.section_name ?? '' })) })),
-          teams: [...teams].map(([gid, name]) => teamCompact({ gid, name })),
-          tags: (tBy.get(t.gid) ?? []).map((g) => tagCompact({ gid: g.tag_gid, name: g.name })),
-          followers: (fBy.get(t.gid) ?? []).map((f) => userCompact({ gid: f.user_gid, name: f.user_name })),
-          likes: likers.map((u) => ({ gid: u.gid, user: u })),
-          num_likes: likers.length,
-          custom_fields: (vBy.get(t.gid) ?? []).map(customFieldValue),
-          permalink_url: `${scope.baseUrl}/api/1.0/tasks/${t.gid}`,
-        };
+        const m = memberships.get(t.gid) ?? NO_LISTS;
+        const likeList = likes.get(t.gid) ?? NO_LISTS;
+        const s = JSON.stringify;
+        return new RenderedJson(
+          `{"gid":${s(t.gid)},"resource_type":"task","name":${s(t.name)},"resource_subtype":${s(t.resource_subtype)},"notes":${s(t.notes)},"completed":${s(t.completed)},` +
+            `"completed_at":${s(iso(t.completed_at))},"assignee":${userJson(t.assignee_gid, t.assignee_name)},"assignee_status":${s(t.assignee_status)},` +
+            `"due_on":${s(dateOnly(t.due_on as string | Date | null))},"start_on":${s(dateOnly(t.start_on as string | Date | null))},"created_at":${s(iso(t.created_at))},` +
+            `"created_by":${userJson(t.creator_gid, t.creator_name)},"modified_at":${s(iso(t.modified_at))},"deleted_at":${s(iso(t.deleted_at))},` +
+            `"parent":${t.parent_gid ? s(taskCompact({ gid: t.parent_gid, name: t.parent_name ?? '', resource_subtype: t.parent_subtype ?? 'default_task' })) : 'null'},` +
+            `"num_subtasks":${toNumber(t.num_subtasks)},"workspace":${workspaceJson},"projects":[${m.items[0]}],"memberships":[${m.items[1]}],"teams":[${m.items[2]}],` +
+            `"tags":[${(tags.get(t.gid) ?? NO_LISTS).items[0]}],"followers":[${(followers.get(t.gid) ?? NO_LISTS).items[0]}],"likes":[${likeList.items[0]}],"num_likes":${likeList.count},` +
+            `"custom_fields":${s((vBy.get(t.gid) ?? []).map(customFieldValue))},"permalink_url":${s(`${scope.baseUrl}/api/1.0/tasks/${t.gid}`)}}`,
+        );
       });
     },
   });
@@ -644,38 +688,21 @@ function storiesSection(db: Db, scope: Scope): ExportSection {
     keys: [{ column: 'task_gid' }, { column: 'created_at' }, { column: 'gid' }],
     limit: STORY_PAGE_ROWS,
     async render(rows) {
-      const likes = await related(
-        db,
-        db
-          .selectFrom('story_likes as l')
-          .innerJoin('users as u', 'u.gid', 'l.user_gid')
-          .select(['l.story_gid', 'l.created_at', 'u.gid as user_gid', 'u.name as user_name'])
-          .where(
-            'l.story_gid',
-            'in',
-            rows.map((s) => s.gid),
-          ),
-        [{ column: 'story_gid' }, { column: 'created_at' }, { column: 'user_gid' }],
-      );
-      const lBy = groupBy(likes, 'story_gid');
-      return rows.map((s) => {
-        const likers = (lBy.get(s.gid) ?? []).map((l) => userCompact({ gid: l.user_gid, name: l.user_name }));
-        return {
-          gid: s.gid,
-          resource_type: 'story',
-          resource_subtype: s.resource_subtype,
-          type: 'comment',
-          text: s.text,
-          is_pinned: s.is_pinned,
-          is_edited: s.edited_at !== null,
-          created_at: iso(s.created_at),
-          created_by: user(s.author_gid, s.author_name),
-          modified_at: iso(s.modified_at),
-          deleted_at: iso(s.deleted_at),
-          target: taskCompact({ gid: s.task_gid, name: s.task_name, resource_subtype: s.task_subtype }),
-          likes: likers.map((u) => ({ gid: u.gid, user: u })),
-          num_likes: likers.length,
-        };
+      const likes = await renderedLists(db, {
+        source: sql`select l.story_gid as owner, l.created_at, l.user_gid, '{"gid":' || to_json(u.gid)::text || ',"user":' || ${compactItem('user', 'u.gid', 'u.name')} || '}' as item
+          from story_likes l join users u on u.gid = l.user_gid where l.story_gid in (${sql.join(rows.map((s) => s.gid))})`,
+        order: ['created_at', 'user_gid'],
+        lists: ['item'],
+      });
+      const s = JSON.stringify;
+      return rows.map((story) => {
+        const liked = likes.get(story.gid) ?? NO_LISTS;
+        return new RenderedJson(
+          `{"gid":${s(story.gid)},"resource_type":"story","resource_subtype":${s(story.resource_subtype)},"type":"comment","text":${s(story.text)},"is_pinned":${s(story.is_pinned)},` +
+            `"is_edited":${story.edited_at !== null},"created_at":${s(iso(story.created_at))},"created_by":${userJson(story.author_gid, story.author_name)},` +
+            `"modified_at":${s(iso(story.modified_at))},"deleted_at":${s(iso(story.deleted_at))},` +
+            `"target":${s(taskCompact({ gid: story.task_gid, name: story.task_name, resource_subtype: story.task_subtype }))},"likes":[${liked.items[0]}],"num_likes":${liked.count}}`,
+        );
       });
     },
   });
