@@ -34,3 +34,22 @@ export const errorBody = z
 
 /** The compact form every resource has. */
 export const compact = (resourceType: string) => ({ gid, resource_type: z.literal(resourceType) });
+
+/**
+ * The most a long text (notes, comments, descriptions, messages, status updates) may
+ * weigh, written as a JSON string in UTF-8 (quotes, backslashes and control characters
+ * counted escaped). Aurora's Data API returns rows of at most 64 KB: with the other
+ * columns read in the same row (names of up to 1,024 characters, the parent's, the
+ * assignee's...) a text of 40 KiB always fits, so anything accepted can be read back.
+ */
+export const LONG_TEXT_BYTES = 40 * 1024;
+
+/** A long text: Asana's limit in characters, and LONG_TEXT_BYTES (see above). */
+export function longText(maxChars = 65_536, minChars = 0) {
+  return z
+    .string()
+    .min(minChars)
+    .max(maxChars)
+    .refine((text) => Buffer.byteLength(JSON.stringify(text)) - 2 <= LONG_TEXT_BYTES, `must be at most ${LONG_TEXT_BYTES} bytes in UTF-8 (quotes, backslashes and control characters count escaped)`)
+    .meta({ description: `At most ${maxChars} characters and ${LONG_TEXT_BYTES} bytes in UTF-8, counting JSON escapes.` });
+}

@@ -33,7 +33,7 @@ import {
 import { projectViewer } from '../../domain/work/projects.js';
 import { dataBody, listBody } from '../openapi.js';
 import { defineRoute } from '../route.js';
-import { gid } from '../schemas.js';
+import { gid, longText } from '../schemas.js';
 
 /** opt_fields as validated by the framework (common to every route, so not in each route's own query type). */
 const optFieldsOf = (query: unknown) => (query as { opt_fields?: string }).opt_fields;
@@ -42,7 +42,7 @@ const optFieldsOf = (query: unknown) => (query as { opt_fields?: string }).opt_f
 
 const fieldType = z.enum(CUSTOM_FIELD_TYPES);
 const fieldName = z.string().trim().min(1).max(256);
-const description = z.string().max(65_536);
+const description = longText();
 const precision = z.number().int().min(0).max(MAX_PRECISION).meta({ description: 'Digits after the decimal point (number fields only).' });
 const color = z.enum(ENUM_OPTION_COLORS);
 const optionName = z.string().trim().min(1).max(256);

@@ -21,7 +21,7 @@ import {
 } from '../../domain/work/messages.js';
 import { dataBody, listBody } from '../openapi.js';
 import { defineRoute } from '../route.js';
-import { gid } from '../schemas.js';
+import { gid, longText } from '../schemas.js';
 
 const userRef = z.object({ gid, resource_type: z.literal('user'), name: z.string() });
 export const messageCompactSchema = z
@@ -37,7 +37,7 @@ export const messageSchema = messageCompactSchema
   .meta({ id: 'Message' });
 
 const title = z.string().trim().min(1).max(1024);
-const text = z.string().min(1).max(65_536);
+const text = longText(65_536, 1);
 const messageParams = z.object({ message_gid: gid });
 const ok = dataBody(z.object({}));
 

@@ -40,7 +40,7 @@ import { viewerForObject } from '../../domain/work/common.js';
 import { projectCompact } from '../../domain/work/present.js';
 import { dataBody, listBody } from '../openapi.js';
 import { defineRoute, type UserPrincipal } from '../route.js';
-import { gid } from '../schemas.js';
+import { gid, longText } from '../schemas.js';
 
 /** opt_fields as validated by the framework (common to every route, so not in each route's own query type). */
 const optFieldsOf = (query: unknown) => (query as { opt_fields?: string }).opt_fields;
@@ -57,7 +57,7 @@ const archivedQuery = z.enum(['true', 'false']).optional().meta({ description: '
 
 const writable = {
   name: z.string().trim().min(1).max(1024).optional(),
-  notes: z.string().max(65_536).optional(),
+  notes: longText().optional(),
   color: z.enum(PROJECT_COLORS).nullable().optional(),
   default_view: z.enum(['list', 'board', 'calendar', 'timeline']).optional(),
   due_on: day.nullable().optional(),
@@ -454,7 +454,7 @@ export const createProjectStatusRoute = defineRoute({
   description: 'Deprecated by Asana in favour of POST /status_updates; both write the same statuses. color maps to status_type: green on_track, yellow at_risk, red off_track, blue on_hold, complete complete.',
   tags: ['Project statuses'],
   auth: 'user',
-  request: { params: projectParams, body: z.object({ title: z.string().max(1024).optional(), text: z.string().max(65_536).optional(), color: z.enum(['green', 'yellow', 'red', 'blue', 'complete']) }) },
+  request: { params: projectParams, body: z.object({ title: z.string().max(1024).optional(), text: longText().optional(), color: z.enum(['green', 'yellow', 'red', 'blue', 'complete']) }) },
   responses: { 201: { description: 'The status', schema: dataBody(projectStatusSchema) } },
   async handle({ principal, params, body, query, deps }) {
     const viewer = await viewerForObject(deps.database.db, principal, 'projects', params.project_gid);
@@ -529,7 +529,7 @@ export const createStatusUpdateRoute = defineRoute({
     body: z.object({
       parent: gid,
       title: z.string().max(1024).optional(),
-      text: z.string().max(65_536),
+      text: longText(),
       status_type: z.enum(['on_track', 'at_risk', 'off_track', 'on_hold', 'complete']),
     }),
   },

@@ -9,13 +9,13 @@ import { addComment, deleteComment, likeStory, loadStoryViews, storyTask, update
 import { assertTaskVisible } from '../../domain/work/tasks.js';
 import { dataBody, listBody } from '../openapi.js';
 import { defineRoute, type UserPrincipal } from '../route.js';
-import { gid } from '../schemas.js';
+import { gid, longText } from '../schemas.js';
 
 const storySchema = z
   .object({ gid, resource_type: z.literal('story'), resource_subtype: z.string(), text: z.string(), created_at: z.string(), created_by: z.object({ gid, resource_type: z.literal('user'), name: z.string() }).nullable() })
   .loose()
   .meta({ id: 'Story' });
-const text = z.string().min(1).max(65_536);
+const text = longText(65_536, 1);
 const storyParams = z.object({ story_gid: gid });
 
 async function storyViewer(deps: AppDeps, principal: UserPrincipal, storyGid: string) {

@@ -9,12 +9,12 @@ import { assertTaskVisible } from '../../domain/work/tasks.js';
 import { tagCompact, workspaceCompact } from '../../domain/work/present.js';
 import { dataBody, listBody } from '../openapi.js';
 import { defineRoute, type UserPrincipal } from '../route.js';
-import { gid } from '../schemas.js';
+import { gid, longText } from '../schemas.js';
 
 const COLORS = ['dark-pink', 'dark-green', 'dark-blue', 'dark-red', 'dark-teal', 'dark-brown', 'dark-orange', 'dark-purple', 'dark-warm-gray', 'light-pink', 'light-green', 'light-blue', 'light-red', 'light-teal', 'light-brown', 'light-orange', 'light-purple', 'light-warm-gray'] as const;
 const tagCompactSchema = z.object({ gid, resource_type: z.literal('tag'), name: z.string() }).meta({ id: 'TagCompact' });
 const tagSchema = tagCompactSchema.extend({ color: z.string().nullable(), notes: z.string(), created_at: z.string(), followers: z.array(z.unknown()), workspace: z.object({ gid, resource_type: z.literal('workspace'), name: z.string() }), permalink_url: z.string() }).meta({ id: 'Tag' });
-const fields = { name: z.string().trim().min(1).max(256), color: z.enum(COLORS).nullable().optional(), notes: z.string().max(65_536).optional() };
+const fields = { name: z.string().trim().min(1).max(256), color: z.enum(COLORS).nullable().optional(), notes: longText().optional() };
 
 async function tagAnswer(deps: AppDeps, tagGid: string, baseUrl: string) {
   const t = await deps.database.db.selectFrom('tags as g').innerJoin('organizations as o', 'o.gid', 'g.organization_gid').select(['g.gid', 'g.name', 'g.color', 'g.notes', 'g.created_at', 'o.gid as org_gid', 'o.name as org_name']).where('g.gid', '=', tagGid).executeTakeFirstOrThrow();

@@ -26,11 +26,11 @@ import type { AppDeps } from '../../domain/deps.js';
 import { BadRequestError, NotFoundError } from '../../domain/errors.js';
 import { dataBody, listBody } from '../openapi.js';
 import { defineRoute, type RouteInput, type RouteSchemas, type UserPrincipal } from '../route.js';
-import { gid } from '../schemas.js';
+import { gid, longText } from '../schemas.js';
 
 const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD').refine((d) => !Number.isNaN(Date.parse(d)), 'must be a real date');
 const name = z.string().max(1024);
-const notes = z.string().max(65_536);
+const notes = longText();
 const gidList = z.array(gid).max(100);
 /** How Asana names a user in task bodies: "me", an email address, or a user gid. */
 const userIdentifier = z

@@ -16,7 +16,7 @@ import {
 } from '../../domain/work/teams.js';
 import { dataBody, listBody } from '../openapi.js';
 import { defineRoute } from '../route.js';
-import { gid } from '../schemas.js';
+import { gid, longText } from '../schemas.js';
 import { loginContext } from './auth.js';
 import { userCompactSchema, userListItem, userRef, wantsFull, workspaceCompactSchema } from './workspaces.js';
 
@@ -42,8 +42,8 @@ const teamInvitation = z
   .meta({ id: 'TeamInvitation', description: 'The pending invitation emailed to someone who is not in the workspace yet; accepting it also joins the team.' });
 
 const name = z.string().trim().min(1).max(256);
-const description = z.string().max(32_768);
-const htmlDescription = z.string().max(65_536);
+const description = longText(32_768);
+const htmlDescription = longText();
 const teamParams = z.object({ team_gid: gid });
 
 export const createTeamRoute = defineRoute({

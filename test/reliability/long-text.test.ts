@@ -1,0 +1,135 @@
+/**
+ * Long texts on Aurora's terms (the Data API stand-in: rows of at most 64 KB, responses of
+ * at most 1 MiB). Whatever the API accepts must be readable again: a text at the limit
+ * (LONG_TEXT_BYTES, counted as JSON in UTF-8) next to the longest names the database
+ * allows, written with the characters that weigh most, comes back through every read
+ * (the object, its lists, the project export in JSON and CSV, the organization export).
+ * One byte more is a 400 that changes nothing.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { renderPlanToString } from '../../lambdas/domain/exports/plan.js';
+import { buildOrganizationExport } from '../../lambdas/domain/exports/organization-export.js';
+import { LONG_TEXT_BYTES } from '../../lambdas/http/schemas.js';
+import { BASE_URL, identityHarness, type Answer, type IdentityHarness } from '../support/identity.js';
+import { stateChanges, stateMark } from '../support/state-mark.js';
+import { organizationWithRoles } from '../support/world.js';
+
+let h: IdentityHarness;
+let w: Awaited<ReturnType<typeof organizationWithRoles>>;
+
+/** A text of exactly LONG_TEXT_BYTES as JSON: two-byte characters, and a quote (escaped: two bytes) to end on. */
+function atLimit(tag: string): string {
+  const rest = LONG_TEXT_BYTES - tag.length - 2;
+  return `${tag}${'a'.repeat(rest % 2)}${'é'.repeat(Math.floor(rest / 2))}"`;
+}
+/** The heaviest names: control characters escape to six bytes each. */
+const heavyName = (chars: number) => '\u0001'.repeat(chars);
+
+const call = (method: string, path: string, data?: unknown): Promise<Answer> =>
+  h.call({ method, path: `/api/1.0${path}`, token: w.admin.token, ...(data === undefined ? {} : { body: { data } }) });
+async function created(path: string, data: unknown): Promise<{ gid: string } & Record<string, unknown>> {
+  const res = await call('POST', path, data);
+  if (res.status !== 201 && res.status !== 200) throw new Error(`POST ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.data;
+}
+async function read(path: string): Promise<any> {
+  const res = await call('GET', path);
+  expect({ path, status: res.status }).toEqual({ path, status: 200 });
+  return res.body.data;
+}
+
+beforeAll(async () => {
+  h = await identityHarness({ engine: 'data-api' });
+  w = await organizationWithRoles(h, 'Long texts');
+  // The people read next to a task (assignee, creator, author) with the longest, heaviest names.
+  await h.engine.db.updateTable('users').set({ name: heavyName(256) }).where('gid', 'in', [w.admin.gid, w.member.gid]).execute();
+}, 60_000);
+
+afterAll(async () => {
+  await h?.close();
+});
+
+test('the limit is what the text weighs as JSON', () => {
+  expect(Buffer.byteLength(JSON.stringify(atLimit('x'))) - 2).toBe(LONG_TEXT_BYTES);
+});
+
+describe('a text at the limit is read back everywhere', () => {
+  let project: string;
+  let parent: string;
+  let child: string;
+  let story: string;
+
+  beforeAll(async () => {
+    project = (await created('/projects', { workspace: w.org.gid, name: heavyName(1024), notes: atLimit('project') })).gid;
+    const section = (await created(`/projects/${project}/sections`, { name: heavyName(1024) })).gid;
+    parent = (await created('/tasks', { workspace: w.org.gid, name: heavyName(1024), notes: atLimit('parent'), assignee: w.member.gid, projects: [project] })).gid;
+    await created(`/sections/${section}/addTask`, { task: parent });
+    child = (await created(`/tasks/${parent}/subtasks`, { name: heavyName(1024), notes: atLimit('child'), assignee: w.member.gid })).gid;
+    story = (await created(`/tasks/${parent}/stories`, { text: atLimit('comment') })).gid;
+  }, 60_000);
+
+  test('tasks, their lists, comments and the project', async () => {
+    expect((await read(`/tasks/${parent}`)).notes).toBe(atLimit('parent'));
+    expect((await read(`/tasks/${child}`)).notes).toBe(atLimit('child'));
+    expect((await read(`/projects/${project}/tasks?opt_fields=name,notes,assignee.name,parent.name`)).map((t: { notes: string }) => t.notes)).toEqual([atLimit('parent')]);
+    expect((await read(`/tasks/${parent}/subtasks?opt_fields=name,notes,parent.name`)).map((t: { notes: string }) => t.notes)).toEqual([atLimit('child')]);
+    expect((await read(`/stories/${story}`)).text).toBe(atLimit('comment'));
+    expect((await read(`/tasks/${parent}/stories?opt_fields=text,created_by.name,target.name`)).map((s: { text?: string }) => s.text)).toContain(atLimit('comment'));
+    expect((await read(`/projects/${project}`)).notes).toBe(atLimit('project'));
+  });
+
+  test('the project export, JSON and CSV', async () => {
+    const json = await call('GET', `/projects/${project}/export.json`);
+    expect(json.status).toBe(200);
+    expect(JSON.stringify(json.body)).toContain(JSON.stringify(atLimit('child')).slice(1, -1));
+    const csv = await h.handler({ httpMethod: 'GET', path: `/api/1.0/projects/${project}/export.csv`, headers: { Authorization: `Bearer ${w.admin.token}` } } as never);
+    expect(csv.statusCode).toBe(200);
+    expect(Buffer.from(csv.body, csv.isBase64Encoded ? 'base64' : 'utf8').toString('utf8')).toContain('é'.repeat(1000));
+  });
+
+  test('the organization export', async () => {
+    const text = await renderPlanToString(
+      await buildOrganizationExport(h.engine.db, { gid: '7100000000000001', organizationGid: w.org.gid, createdAt: h.clock.now(), modifiedSince: null, requestedBy: { kind: 'user', gid: w.admin.gid }, baseUrl: BASE_URL }),
+    );
+    const doc = JSON.parse(text);
+    const notes = Object.fromEntries(doc.tasks.map((t: { gid: string; notes: string }) => [t.gid, t.notes]));
+    expect(notes).toEqual({ [parent]: atLimit('parent'), [child]: atLimit('child') });
+    expect(doc.stories.map((s: { text: string }) => s.text)).toContain(atLimit('comment'));
+  });
+});
+
+describe('one byte over the limit is a 400 that changes nothing', () => {
+  const over = (tag: string) => `${atLimit(tag)}x`;
+  let project: string;
+  let task: string;
+  let team: string;
+
+  beforeAll(async () => {
+    project = (await created('/projects', { workspace: w.org.gid, name: 'Target' })).gid;
+    task = (await created('/tasks', { workspace: w.org.gid, name: 'Target', projects: [project] })).gid;
+    team = (await created('/teams', { organization: w.org.gid, name: 'Target team' })).gid;
+  });
+
+  const cases: [string, string, () => string, (text: string) => Record<string, unknown>][] = [
+    ['task notes', 'POST', () => '/tasks', (text) => ({ workspace: w.org.gid, name: 'x', notes: text })],
+    ['task notes (update)', 'PUT', () => `/tasks/${task}`, (text) => ({ notes: text })],
+    ['comment text', 'POST', () => `/tasks/${task}/stories`, (text) => ({ text })],
+    ['project notes', 'PUT', () => `/projects/${project}`, (text) => ({ notes: text })],
+    ['status update text', 'POST', () => '/status_updates', (text) => ({ parent: project, text, status_type: 'on_track' })],
+    ['message text', 'POST', () => '/messages', (text) => ({ parent: team, title: 'x', text })],
+    ['tag notes', 'POST', () => '/tags', (text) => ({ workspace: w.org.gid, name: 'x', notes: text })],
+    ['custom field description', 'POST', () => '/custom_fields', (text) => ({ workspace: w.org.gid, name: 'x', resource_subtype: 'text', description: text })],
+    ['team html_description', 'PUT', () => `/teams/${team}`, (text) => ({ html_description: text })],
+  ];
+
+  test.each(cases)('%s', async (_, method, path, body) => {
+    const mark = await stateMark(h);
+    const res = await call(method, path(), body(over('z')));
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].message).toMatch(new RegExp(`must be at most ${LONG_TEXT_BYTES} bytes`));
+    expect(await stateChanges(h, mark)).toEqual([]);
+    // The same request at the limit is accepted.
+    const ok = await call(method, path(), body(atLimit('z')));
+    expect([200, 201]).toContain(ok.status);
+  });
+});
