@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { sql, type Kysely } from 'kysely';
-import { json } from '../../lambdas/db/query.js';
+import { json, PAGE_BYTE_BUDGET } from '../../lambdas/db/query.js';
 import type { DB } from '../../lambdas/db/schema.js';
 import { hashPassword } from '../../lambdas/domain/auth/passwords.js';
 import { createServiceAccount } from '../../lambdas/domain/auth/service-accounts.js';
@@ -739,9 +739,12 @@ describe('on the Data API stand-in (typed parameters, 64 KB rows, 1 MiB response
   const people = g();
   const options = [g(), g()];
   const tasks = Array.from({ length: 230 }, () => g());
-  const followers = Array.from({ length: 64 }, () => g());
+  const followers = Array.from({ length: 800 }, () => g());
   const followerName = (i: number) => `F${i} "q" \\ \u2028 😀 ${'\u0001'.repeat(180)}`;
   const [otherTeam, sameTeamProject, otherTeamProject, section] = [g(), g(), g(), g()];
+  /** tasks[2]: six projects and their sections named with 1,024 quotes (each escapes twice when the Data API returns the rendered list), each in a team of its own. */
+  const heavy = Array.from({ length: 6 }, () => ({ team: g(), project: g(), section: g() }));
+  const quotes = (n: number, i: number) => `${i}${'"'.repeat(n - String(i).length)}`;
 
   beforeAll(async () => {
     engine = await openEngine('data-api');
@@ -771,11 +774,20 @@ describe('on the Data API stand-in (typed parameters, 64 KB rows, 1 MiB response
       { task_gid: tasks[0]!, custom_field_gid: multi, multi_values: json([options[1], options[0]]) },
       { task_gid: tasks[0]!, custom_field_gid: people, multi_values: json([alice, bob]) },
     ]).execute();
-    // tasks[1]: lists the database renders (escaping, order, rows split under 64 KB): 64
-    // followers whose names escape to ~1.2 KB each (one row would hold ~75 KB), and three
-    // projects, two of them in one team.
-    await db.insertInto('users').values(followers.map((gid, i) => ({ gid, email: `f${i}-${gid}@example.com`, name: followerName(i), created_at: at, modified_at: at }))).execute();
-    await db.insertInto('task_followers').values(followers.map((user_gid, i) => ({ task_gid: tasks[1]!, user_gid, created_at: new Date(at.getTime() + (followers.length - i) * 1000) }))).execute();
+    // tasks[1]: lists the database renders (escaping, order, rows split under 64 KB): 800
+    // followers whose names escape to ~1.2 KB each (more than one statement's 768 KiB), and
+    // three projects, two of them in one team.
+    for (let s = 0; s < followers.length; s += 200) {
+      const batch = followers.slice(s, s + 200);
+      await db.insertInto('users').values(batch.map((gid, i) => ({ gid, email: `f${s + i}-${gid}@example.com`, name: followerName(s + i), created_at: at, modified_at: at }))).execute();
+      await db.insertInto('task_followers').values(batch.map((user_gid, i) => ({ task_gid: tasks[1]!, user_gid, created_at: new Date(at.getTime() + (followers.length - s - i) * 1000) }))).execute();
+    }
+    // tasks[2]: the heaviest memberships, and 64 likes by people with heavy names.
+    await db.insertInto('teams').values(heavy.map((x, i) => ({ gid: x.team, organization_gid: org, name: quotes(256, i), visibility: 'public' as const, created_at: at, modified_at: at }))).execute();
+    await db.insertInto('projects').values(heavy.map((x, i) => ({ gid: x.project, organization_gid: org, team_gid: x.team, name: quotes(1024, i), created_at: at, modified_at: at }))).execute();
+    await db.insertInto('sections').values(heavy.map((x, i) => ({ gid: x.section, project_gid: x.project, name: quotes(1024, i), position: 1, created_at: at }))).execute();
+    await db.insertInto('task_projects').values(heavy.map((x, i) => ({ task_gid: tasks[2]!, project_gid: x.project, section_gid: x.section, position: 0, added_at: new Date(at.getTime() + (i + 1) * 1000) }))).execute();
+    await db.insertInto('task_likes').values(followers.slice(0, 64).map((user_gid, i) => ({ task_gid: tasks[2]!, user_gid, created_at: new Date(at.getTime() + 60_000 + i * 1000) }))).execute();
     await db.insertInto('teams').values({ gid: otherTeam, organization_gid: org, name: 'Other "team" \\ \u2028', visibility: 'public', created_at: at, modified_at: at }).execute();
     await db.insertInto('projects').values([
       { gid: sameTeamProject, organization_gid: org, team_gid: teamGid, name: 'Second in Hidden', created_at: at, modified_at: at },
@@ -804,7 +816,8 @@ describe('on the Data API stand-in (typed parameters, 64 KB rows, 1 MiB response
     // Followers oldest first (the last inserted is the oldest); each name survives the round trip exactly.
     const expected = followers.map((gid, i) => ({ gid, resource_type: 'user', name: followerName(i) })).reverse();
     expect(task.followers).toEqual(expected);
-    expect(JSON.stringify(task.followers).length).toBeGreaterThan(64 * 1024);
+    // More than one statement can return: the list continues in the next one after its last item.
+    expect(Buffer.byteLength(JSON.stringify(task.followers))).toBeGreaterThan(PAGE_BYTE_BUDGET);
     const compact = (gid: string, name: string) => ({ gid, resource_type: 'project', name });
     expect(task.projects).toEqual([compact(projectGid, 'Private'), compact(otherTeamProject, 'Quote " and \u0007 bell'), compact(sameTeamProject, 'Second in Hidden')]);
     expect(task.memberships).toEqual([
@@ -818,6 +831,16 @@ describe('on the Data API stand-in (typed parameters, 64 KB rows, 1 MiB response
       { gid: otherTeam, resource_type: 'team', name: 'Other "team" \\ \u2028' },
     ]);
     expect(task).toMatchObject({ num_likes: 1, likes: [{ gid: alice, user: { gid: alice, resource_type: 'user', name: 'Person 0' } }], tags: [] });
+
+    const heavyTask = byGid(doc.tasks, tasks[2]!)!;
+    expect(heavyTask.memberships).toEqual([
+      { project: compact(projectGid, 'Private'), section: null },
+      ...heavy.map((x, i) => ({ project: compact(x.project, quotes(1024, i)), section: { gid: x.section, resource_type: 'section', name: quotes(1024, i) } })),
+    ]);
+    expect(heavyTask.teams).toEqual([{ gid: teamGid, resource_type: 'team', name: 'Hidden' }, ...heavy.map((x, i) => ({ gid: x.team, resource_type: 'team', name: quotes(256, i) }))]);
+    // Likes across rows: counted over all of them, in order (alice's first, then the 64).
+    expect(heavyTask.num_likes).toBe(65);
+    expect(heavyTask.likes.map((l: { gid: string; user: { name: string } }) => [l.gid, l.user.name])).toEqual([[alice, 'Person 0'], ...followers.slice(0, 64).map((gid, i) => [gid, followerName(i)])]);
   });
 
   test('a full and an incremental export render and validate', async () => {

@@ -139,10 +139,13 @@ class RenderedJson {
 }
 
 /**
- * Bytes of rendered items per row of a rendered list. An item is at most two names of
- * 1,024 characters, escaped (under 13 KB), so a row stays under the Data API's 64 KB.
+ * Bytes of rendered items (as the database holds them) per row of a rendered list. An
+ * item holds at most three names of 1,024 characters and one of 256, escaped (about
+ * 20 KB: six bytes per control character); the Data API returns the row as JSON, which
+ * escapes that text again (at most doubling it), so a row stays under 2 x (8 + 20) KB,
+ * below the Data API's 64 KB.
  */
-const LIST_CHUNK_BYTES = 32 * 1024;
+const LIST_CHUNK_BYTES = 8 * 1024;
 
 /** One owner's rendered lists: each the JSON items joined by commas, without brackets; `count` items in the first. */
 interface RenderedList {
@@ -158,39 +161,54 @@ function compactItem(type: 'user' | 'project' | 'section' | 'team' | 'tag', gid:
   return sql<string>`'{"gid":' || to_json(${sql.ref(gid)})::text || ${sql.lit(`,"resource_type":"${type}","name":`)} || to_json(coalesce(${sql.ref(name)}, ''))::text || '}'`;
 }
 
+/** A key value read back from a row, bound again as the same type (timestamps as timestamptz). */
+const keyValue = (value: unknown) => (value instanceof Date ? sql`cast(${value.toISOString()} as timestamptz)` : sql`${value}`);
+
 /**
  * Related lists rendered by the database: `source` selects one row per item with its
  * `owner` (a task's gid), the `order` columns and one JSON text column per list (null:
  * not in that list). Each owner's items come back joined in order, in chunks of about
- * LIST_CHUNK_BYTES (one row each, keyset-paged like any related list), so the export
- * neither parses nor re-serializes a row per item.
+ * LIST_CHUNK_BYTES, one row each, so the export neither parses nor re-serializes a row
+ * per item. When the rows need more than one statement (keysetPage's budget), the next
+ * one starts after the last item read, by its own keys, and numbers its chunks afresh:
+ * a list changed in between loses or repeats nothing that was not itself changed.
  */
 async function renderedLists(db: Db, spec: { source: RawBuilder<unknown>; order: string[]; lists: string[] }): Promise<Map<string, RenderedList>> {
   const weight = sql.join(
     spec.lists.map((c) => sql`coalesce(octet_length(${sql.ref(`x.${c}`)}), 0) + 1`),
     sql` + `,
   );
+  const itemKeys = (alias: string) => sql.join(['owner', ...spec.order].map((c) => sql.ref(`${alias}.${c}`)));
   const order = sql.join(spec.order.map((c) => sql.ref(`x.${c}`)));
-  const chunked = sql`(select x.*, row_number() over w as list_pos, ((sum(${weight}) over w) - (${weight})) / ${sql.lit(LIST_CHUNK_BYTES)} as list_chunk
-    from (${spec.source}) as x
-    window w as (partition by x.owner order by ${order} rows between unbounded preceding and current row))`;
-  const query = db
-    .selectFrom(chunked.as('y'))
-    .select([sql<string>`y.owner`.as('owner'), sql<number>`y.list_chunk::int`.as('chunk'), sql<number>`count(*)::int`.as('n')])
-    .select(spec.lists.map((c, i) => sql<string | null>`string_agg(${sql.ref(`y.${c}`)}, ',' order by y.list_pos)`.as(`list_${i}`)))
-    .groupBy([sql`y.owner`, sql`y.list_chunk`]);
   const out = new Map<string, RenderedList>();
-  for (const row of await related(db, query, [{ column: 'owner' }, { column: 'chunk' }])) {
-    const r = row as Record<string, unknown> & { owner: string; n: number };
-    let list = out.get(r.owner);
-    if (!list) out.set(r.owner, (list = { count: 0, items: spec.lists.map(() => '') }));
-    list.count += toNumber(r.n);
-    spec.lists.forEach((_, i) => {
-      const text = r[`list_${i}`] as string | null;
-      if (text) list.items[i] = list.items[i] ? `${list.items[i]},${text}` : text;
-    });
+  let after: unknown[] | null = null;
+  for (;;) {
+    const items = after ? sql`(select s.* from (${spec.source}) as s where (${itemKeys('s')}) > (${sql.join(after.map(keyValue))}))` : sql`(${spec.source})`;
+    const chunked = sql`(select x.*, row_number() over w as list_pos, ((sum(${weight}) over w) - (${weight})) / ${sql.lit(LIST_CHUNK_BYTES)} as list_chunk
+      from ${items} as x
+      window w as (partition by x.owner order by ${order} rows between unbounded preceding and current row))`;
+    const query = db
+      .selectFrom(chunked.as('y'))
+      .select([sql<string>`y.owner`.as('owner'), sql<number>`y.list_chunk::int`.as('chunk'), sql<number>`count(*)::int`.as('n')])
+      .select(spec.lists.map((c, i) => sql<string | null>`string_agg(${sql.ref(`y.${c}`)}, ',' order by y.list_pos)`.as(`list_${i}`)))
+      // The keys of the chunk's last item: where a following statement starts.
+      .select(spec.order.map((c, i) => sql<unknown>`(array_agg(${sql.ref(`y.${c}`)} order by y.list_pos desc))[1]`.as(`last_${i}`)))
+      .groupBy([sql`y.owner`, sql`y.list_chunk`]);
+    const page = await keysetPage(db, query, { keys: [{ column: 'owner' }, { column: 'chunk' }], limit: RELATION_ROWS });
+    for (const row of page.rows) {
+      const r = row as Record<string, unknown> & { owner: string; n: number };
+      let list = out.get(r.owner);
+      if (!list) out.set(r.owner, (list = { count: 0, items: spec.lists.map(() => '') }));
+      list.count += toNumber(r.n);
+      spec.lists.forEach((_, i) => {
+        const text = r[`list_${i}`] as string | null;
+        if (text) list.items[i] = list.items[i] ? `${list.items[i]},${text}` : text;
+      });
+    }
+    const last = page.rows.at(-1) as Record<string, unknown> | undefined;
+    if (!page.next || !last) return out;
+    after = [last.owner, ...spec.order.map((_, i) => last[`last_${i}`])];
   }
-  return out;
 }
 
 /** A user's compact JSON, or null. */

@@ -29,7 +29,7 @@ import { viewerIn } from '../../domain/access/policy.js';
 import { loadTaskViews } from '../../domain/work/task-views.js';
 import { dataBody, listBody } from '../openapi.js';
 import { defineRoute, type RequestMeta } from '../route.js';
-import { gid } from '../schemas.js';
+import { gid, LONG_TEXT_BYTES } from '../schemas.js';
 import { taskCompactSchema } from './tasks.js';
 
 // --- The filter schema (query parameters of the search = filters of a saved search) ------
@@ -128,6 +128,12 @@ const UNSUPPORTED = /^(portfolios\.|assigned_by\.|custom_fields\.|custom_types\.
 export const searchFiltersSchema = z
   .strictObject(filterShape)
   .meta({ id: 'SearchFilters', description: "Asana's task search parameters; lists as comma-separated strings or arrays, booleans as true/false." });
+
+/**
+ * A saved search's filters as stored: at most LONG_TEXT_BYTES as JSON (100 emails in each
+ * of ten user lists would weigh 320 KB, more than the Data API returns in one row).
+ */
+const savedFiltersSchema = searchFiltersSchema.refine((filters) => Buffer.byteLength(JSON.stringify(definedFilters(filters))) <= LONG_TEXT_BYTES, `must be at most ${LONG_TEXT_BYTES} bytes as JSON`);
 
 /** Drops absent filters (a saved search stores only the ones given). */
 function definedFilters(value: Record<string, unknown>): SearchFilters {
@@ -259,7 +265,7 @@ export const createSavedSearchRoute = defineRoute({
   summary: 'Save a task search (our resource; filters as the search endpoint names them)',
   tags: ['Saved searches'],
   auth: 'user',
-  request: { body: z.object({ name, workspace: gid, filters: searchFiltersSchema }) },
+  request: { body: z.object({ name, workspace: gid, filters: savedFiltersSchema }) },
   responses: { 201: { description: 'The saved search', schema: dataBody(savedSearchSchema) } },
   async handle({ principal, body, deps }) {
     return { kind: 'data', status: 201, data: await createSavedSearch(deps, principal, { name: body.name, workspace: body.workspace, filters: definedFilters(body.filters) }) };
@@ -305,7 +311,7 @@ export const updateSavedSearchRoute = defineRoute({
   summary: 'Rename one of your saved searches or replace its filters',
   tags: ['Saved searches'],
   auth: 'user',
-  request: { params: savedParams, body: z.object({ name: name.optional(), filters: searchFiltersSchema.optional() }) },
+  request: { params: savedParams, body: z.object({ name: name.optional(), filters: savedFiltersSchema.optional() }) },
   responses: { 200: { description: 'The saved search', schema: dataBody(savedSearchSchema) } },
   async handle({ principal, params, body, deps }) {
     const input = { ...(body.name !== undefined ? { name: body.name } : {}), ...(body.filters !== undefined ? { filters: definedFilters(body.filters) } : {}) };
