@@ -61,6 +61,18 @@ describe('creating and reading teams', () => {
     expect(res.body.data).toMatchObject({ description: 'On call & alerts', html_description: '<body>On call &amp; alerts</body>', visibility: 'request_to_join' });
   });
 
+  test("html_description: its text is held to the description's 32,768 characters, whatever the markup weighs", async () => {
+    const count = async () => Number((await h.engine.db.selectFrom('teams').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    const before = await count();
+    const tooLong = await api(w.admin.token, 'POST', '/teams', { name: 'Long', html_description: `<body>${'a'.repeat(32_769)}</body>`, organization: w.org.gid });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.errors[0].message).toMatch(/html_description: its text must be at most 32768 characters/);
+    expect(await count()).toBe(before);
+    const markup = await api(w.admin.token, 'POST', '/teams', { name: 'Marked up', html_description: `<body>${'<b></b>'.repeat(1000)}${'a'.repeat(32_768)}</body>`, organization: w.org.gid });
+    expect(markup.status).toBe(201);
+    expect(markup.body.data.description).toBe('a'.repeat(32_768));
+  });
+
   test('guests cannot create teams, outsiders get 404, bad input is 400 with field paths and creates nothing', async () => {
     const count = async () => Number((await h.engine.db.selectFrom('teams').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
     const before = await count();

@@ -12,6 +12,7 @@ import {
   listWorkspaceTeams,
   removeUserFromTeam,
   TEAM_VISIBILITIES,
+  textOfHtml,
   updateTeam,
 } from '../../domain/work/teams.js';
 import { dataBody, listBody } from '../openapi.js';
@@ -42,8 +43,10 @@ const teamInvitation = z
   .meta({ id: 'TeamInvitation', description: 'The pending invitation emailed to someone who is not in the workspace yet; accepting it also joins the team.' });
 
 const name = z.string().trim().min(1).max(256);
-const description = longText(32_768);
-const htmlDescription = longText();
+const DESCRIPTION_CHARS = 32_768;
+const description = longText(DESCRIPTION_CHARS);
+/** Stored as its text (the plain description), which is held to the description's limit. */
+const htmlDescription = longText().refine((html) => textOfHtml(html).length <= DESCRIPTION_CHARS, `its text must be at most ${DESCRIPTION_CHARS} characters`);
 const teamParams = z.object({ team_gid: gid });
 
 export const createTeamRoute = defineRoute({
