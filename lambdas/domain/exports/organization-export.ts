@@ -16,7 +16,10 @@
  * in keyset pages (keysetPage: at most PAGE_ROWS rows and under the Data API's 1 MiB), and
  * for each page every related list (memberships, followers, likes, tags, custom field
  * values ...) is read with one query for the whole page, itself keyset-paged by bytes, so
- * the number of statements per page does not grow with the number of rows.
+ * the number of statements per page does not grow with the number of rows. The lists of
+ * tasks and comments come back as JSON text rendered by the database (renderedLists), and
+ * tasks and comments are written as text (RenderedJson): the largest sections build no
+ * object per related row.
  *
  * Incremental exports (`modified_since`) hold the objects whose modified_at (or deleted_at)
  * is later, and tombstones: soft-deleted objects and the deletion log (deleted_objects:
