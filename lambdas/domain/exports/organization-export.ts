@@ -164,6 +164,16 @@ function compactItem(type: 'user' | 'project' | 'section' | 'team' | 'tag', gid:
   return sql<string>`'{"gid":' || to_json(${sql.ref(gid)})::text || ${sql.lit(`,"resource_type":"${type}","name":`)} || to_json(coalesce(${sql.ref(name)}, ''))::text || '}'`;
 }
 
+/** The likes of tasks or comments (`owners`), rendered: `{"gid": <user>, "user": <user compact>}` in the order given. */
+function likesOf(db: Db, table: 'task_likes' | 'story_likes', ownerColumn: 'task_gid' | 'story_gid', owners: string[]): Promise<Map<string, RenderedList>> {
+  return renderedLists(db, {
+    source: sql`select ${sql.ref(`l.${ownerColumn}`)} as owner, l.created_at, l.user_gid, '{"gid":' || to_json(u.gid)::text || ',"user":' || ${compactItem('user', 'u.gid', 'u.name')} || '}' as item
+      from ${sql.table(table)} l join users u on u.gid = l.user_gid where ${sql.ref(`l.${ownerColumn}`)} in (${sql.join(owners)})`,
+    order: ['created_at', 'user_gid'],
+    lists: ['item'],
+  });
+}
+
 /** A key value read back from a row, bound again as the same type (timestamps as timestamptz). */
 const keyValue = (value: unknown) => (value instanceof Date ? sql`cast(${value.toISOString()} as timestamptz)` : sql`${value}`);
 
@@ -214,9 +224,6 @@ async function renderedLists(db: Db, spec: { source: RawBuilder<unknown>; order:
   }
 }
 
-/** A user's compact JSON, or null. */
-const userJson = (gid: string | null, name: string | null) => (gid ? JSON.stringify(userCompact({ gid, name: name ?? '' })) : 'null');
-
 /** A JSON value that an engine may hand back as text (the Data API) or parsed (PGlite, node-postgres). */
 function parsed<T>(value: unknown, fallback: T): T {
   if (value === null || value === undefined) return fallback;
@@ -224,6 +231,8 @@ function parsed<T>(value: unknown, fallback: T): T {
 }
 
 const user = (gid: string | null, name: string | null) => (gid ? userCompact({ gid, name: name ?? '' }) : null);
+/** The same as JSON text ('null' when there is no one). */
+const userJson = (gid: string | null, name: string | null) => JSON.stringify(user(gid, name));
 
 /** One array of the document, read in keyset pages. */
 function jsonSection<Row extends object>(
@@ -636,12 +645,7 @@ function tasksSection(db: Db, scope: Scope, workspace: { gid: string; name: stri
           order: ['created_at', 'user_gid'],
           lists: ['item'],
         }),
-        renderedLists(db, {
-          source: sql`select l.task_gid as owner, l.created_at, l.user_gid, '{"gid":' || to_json(u.gid)::text || ',"user":' || ${compactItem('user', 'u.gid', 'u.name')} || '}' as item
-            from task_likes l join users u on u.gid = l.user_gid where ${owned('l')}`,
-          order: ['created_at', 'user_gid'],
-          lists: ['item'],
-        }),
+        likesOf(db, 'task_likes', 'task_gid', gids),
         related(
           db,
           db
@@ -709,12 +713,7 @@ function storiesSection(db: Db, scope: Scope): ExportSection {
     keys: [{ column: 'task_gid' }, { column: 'created_at' }, { column: 'gid' }],
     limit: STORY_PAGE_ROWS,
     async render(rows) {
-      const likes = await renderedLists(db, {
-        source: sql`select l.story_gid as owner, l.created_at, l.user_gid, '{"gid":' || to_json(u.gid)::text || ',"user":' || ${compactItem('user', 'u.gid', 'u.name')} || '}' as item
-          from story_likes l join users u on u.gid = l.user_gid where l.story_gid in (${sql.join(rows.map((s) => s.gid))})`,
-        order: ['created_at', 'user_gid'],
-        lists: ['item'],
-      });
+      const likes = await likesOf(db, 'story_likes', 'story_gid', rows.map((story) => story.gid));
       const s = JSON.stringify;
       return rows.map((story) => {
         const liked = likes.get(story.gid) ?? NO_LISTS;
