@@ -11,7 +11,7 @@ import addFormats from 'ajv-formats';
 import { parse } from 'csv-parse/sync';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { exportRoutes } from '../../lambdas/http/routes/exports.js';
-import { identityHarness, type IdentityHarness } from '../support/identity.js';
+import { identityHarness, type IdentityHarness, apiData } from '../support/identity.js';
 import { apiEvent, header } from '../support/http.js';
 import { customField } from '../support/graph.js';
 import { organizationWithRoles, person, type Person } from '../support/world.js';
@@ -23,11 +23,7 @@ let colleague: Person;
 const CSV_BASE = ['Task ID', 'Created At', 'Completed At', 'Last Modified', 'Name', 'Section/Column', 'Assignee', 'Assignee Email', 'Start Date', 'Due Date', 'Tags', 'Notes', 'Projects', 'Parent task'];
 const f = {} as Record<'P' | 'Q' | 'S' | 'zeta' | 'alpha' | 'unused' | 'T1' | 'T2' | 'T3' | 'T4' | 'T5' | 'T6' | 'G1' | 'search' | 'R1' | 'R2' | 'R3', string>;
 
-async function post(token: string, path: string, data: unknown) {
-  const res = await h.call({ path: `/api/1.0${path}`, token, body: { data } });
-  if (res.status !== 200 && res.status !== 201) throw new Error(`POST ${path}: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.data;
-}
+const post = (token: string, path: string, data: unknown) => apiData(h, token, 'POST', path, data);
 async function raw(path: string, token?: string): Promise<APIGatewayProxyResult> {
   return h.handler(apiEvent({ path: `/api/1.0${path}`, headers: token ? { Authorization: `Bearer ${token}` } : {} }));
 }

@@ -23,7 +23,7 @@ import { buildOrganizationExport, ORGANIZATION_EXPORT_SECTIONS } from '../../lam
 import { purgeDeletedWork } from '../../lambdas/domain/work/retention.js';
 import { renderPlan, renderPlanToString, type ExportJobContext, type ExportPosition } from '../../lambdas/domain/exports/plan.js';
 import { openEngine, type TestEngine } from '../support/engines.js';
-import { BASE_URL, identityHarness, type Answer, type IdentityHarness } from '../support/identity.js';
+import { BASE_URL, identityHarness, type Answer, type IdentityHarness, apiCall, apiData } from '../support/identity.js';
 import { customField, project, team } from '../support/graph.js';
 import { organizationWithRoles, person, type Person } from '../support/world.js';
 
@@ -56,14 +56,8 @@ async function schemaValidator() {
   return ajv.compile(schema);
 }
 
-async function call(token: string, method: string, path: string, data?: unknown): Promise<Answer> {
-  return h.call({ method, path: `/api/1.0${path}`, token, ...(data === undefined ? {} : { body: { data } }) });
-}
-async function post(token: string, path: string, data: unknown) {
-  const res = await call(token, 'POST', path, data);
-  if (res.status !== 200 && res.status !== 201) throw new Error(`POST ${path}: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.data;
-}
+const call = (token: string, method: string, path: string, data?: unknown): Promise<Answer> => apiCall(h, token, method, path, data);
+const post = (token: string, path: string, data: unknown) => apiData(h, token, 'POST', path, data);
 const tick = () => h.clock.advance(1000);
 
 function job(overrides: Partial<ExportJobContext> = {}): ExportJobContext {

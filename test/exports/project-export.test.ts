@@ -12,7 +12,7 @@ import addFormats from 'ajv-formats';
 import { parse } from 'csv-parse/sync';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { exportRoutes } from '../../lambdas/http/routes/exports.js';
-import { BASE_URL, identityHarness, type Answer, type IdentityHarness } from '../support/identity.js';
+import { BASE_URL, identityHarness, type Answer, type IdentityHarness, apiCall, apiData } from '../support/identity.js';
 import { apiEvent, header } from '../support/http.js';
 import { customField } from '../support/graph.js';
 import { organizationWithRoles, person, type Person } from '../support/world.js';
@@ -28,14 +28,8 @@ let nobody: Person;
 
 const CSV_BASE = ['Task ID', 'Created At', 'Completed At', 'Last Modified', 'Name', 'Section/Column', 'Assignee', 'Assignee Email', 'Start Date', 'Due Date', 'Tags', 'Notes', 'Projects', 'Parent task'];
 
-async function call(token: string | undefined, method: string, path: string, data?: unknown): Promise<Answer> {
-  return h.call({ method, path: `/api/1.0${path}`, ...(token ? { token } : {}), ...(data === undefined ? {} : { body: { data } }) });
-}
-async function post(token: string, path: string, data: unknown) {
-  const res = await call(token, 'POST', path, data);
-  if (res.status !== 200 && res.status !== 201) throw new Error(`POST ${path}: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.data;
-}
+const call = (token: string | undefined, method: string, path: string, data?: unknown): Promise<Answer> => apiCall(h, token, method, path, data);
+const post = (token: string, path: string, data: unknown) => apiData(h, token, 'POST', path, data);
 /** A request whose answer may not be JSON (CSV, redirects). */
 async function raw(init: { path: string; token?: string; cookie?: string; method?: string }): Promise<APIGatewayProxyResult> {
   const headers: Record<string, string> = {};

@@ -40,7 +40,7 @@ import { completeLogin } from '../../lambdas/domain/auth/sessions.js';
 import { fullPath, isListRoute, queryShape, type RouteDef } from '../../lambdas/http/route.js';
 import { routes } from '../../lambdas/http/route-table.js';
 import { startLocal } from '../../lambdas/local/runtime.js';
-import { CHEAP_AUTH, CHROME_MAC, identityHarness, type IdentityHarness } from '../support/identity.js';
+import { CHEAP_AUTH, CHROME_MAC, identityHarness, type IdentityHarness, apiCall } from '../support/identity.js';
 import { apiEvent } from '../support/http.js';
 import { buildWorld, cast, errorBodyProblems, restoreCast, seededDataDir, stateChanges, stateMark, type Cast, type World } from './fixtures.js';
 
@@ -991,7 +991,7 @@ describe('bad input on every route: a clean 4xx, never a 5xx, nothing changed', 
 
   test('CSV-formula payloads are stored as text and come out of the CSV exports neutralized', async () => {
     const formulas = NASTY_STRINGS.filter((s) => /^[=+\-@\t]/.test(s)).concat(['\uFF1DSUM(1)', '\r=1', '\n@x']);
-    const call = (method: string, path: string, data?: unknown) => h.call({ method, path: `/api/1.0${path}`, token: people.caller.token, ...(data === undefined ? {} : { body: { data } }) });
+    const call = (method: string, path: string, data?: unknown) => apiCall(h, people.caller.token, method, path, data);
     const project = (await call('POST', '/projects', { name: '=cmd|" /C calc"!A0', workspace: world.workspace_gid })).body.data.gid as string;
     for (const f of formulas) expect((await call('POST', '/tasks', { name: f, notes: f, projects: [project] })).status).toBe(201);
     const stored = await h.engine.db.selectFrom('tasks as t').innerJoin('task_projects as tp', 'tp.task_gid', 't.gid').select(['t.name', 't.notes']).where('tp.project_gid', '=', project).execute();

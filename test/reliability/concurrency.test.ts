@@ -19,7 +19,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { rm } from 'node:fs/promises';
 import type { Clock } from '../../lambdas/adapters/ports.js';
 import { startLocal, type LocalRuntime } from '../../lambdas/local/runtime.js';
-import { CHEAP_AUTH, FIREFOX_WINDOWS, identityHarness, logIn, signUp, type Answer, type IdentityHarness } from '../support/identity.js';
+import { CHEAP_AUTH, FIREFOX_WINDOWS, identityHarness, logIn, signUp, type Answer, type IdentityHarness, apiCall } from '../support/identity.js';
 import { project as insertProject } from '../support/graph.js';
 import { organizationWithRoles } from '../support/world.js';
 import { seededDataDir } from './fixtures.js';
@@ -83,7 +83,7 @@ describe('20 clients editing one task at once', () => {
     await h.engine.db.insertInto('organization_memberships').values(others.map((o) => ({ gid: h.deps.ids.gid(), organization_gid: org.org.gid, user_gid: o.gid, role: 'member' as const, created_at: now }))).execute();
   }, 60_000);
 
-  const api = (token: string, method: string, path: string, data?: unknown) => h.call({ method, path: `/api/1.0${path}`, token, ...(data === undefined ? {} : { body: { data } }) });
+  const api = (token: string, method: string, path: string, data?: unknown) => apiCall(h, token, method, path, data);
 
   async function newTask(name: string): Promise<string> {
     const res = await api(org.member.token, 'POST', '/tasks', { name, projects: [projectGid] });

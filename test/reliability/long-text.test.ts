@@ -11,7 +11,7 @@ import { parse } from 'csv-parse/sync';
 import { renderPlanToString } from '../../lambdas/domain/exports/plan.js';
 import { buildOrganizationExport } from '../../lambdas/domain/exports/organization-export.js';
 import { LONG_TEXT_BYTES } from '../../lambdas/http/schemas.js';
-import { BASE_URL, identityHarness, type Answer, type IdentityHarness } from '../support/identity.js';
+import { BASE_URL, identityHarness, type Answer, type IdentityHarness, apiCall, apiData } from '../support/identity.js';
 import { stateChanges, stateMark } from '../support/state-mark.js';
 import { organizationWithRoles } from '../support/world.js';
 
@@ -26,18 +26,9 @@ function atLimit(tag: string): string {
 /** The heaviest names: control characters escape to six bytes each. */
 const heavyName = (chars: number) => '\u0001'.repeat(chars);
 
-const call = (method: string, path: string, data?: unknown): Promise<Answer> =>
-  h.call({ method, path: `/api/1.0${path}`, token: w.admin.token, ...(data === undefined ? {} : { body: { data } }) });
-async function created(path: string, data: unknown): Promise<{ gid: string } & Record<string, unknown>> {
-  const res = await call('POST', path, data);
-  if (res.status !== 201 && res.status !== 200) throw new Error(`POST ${path}: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.data;
-}
-async function read(path: string): Promise<any> {
-  const res = await call('GET', path);
-  expect({ path, status: res.status }).toEqual({ path, status: 200 });
-  return res.body.data;
-}
+const call = (method: string, path: string, data?: unknown): Promise<Answer> => apiCall(h, w.admin.token, method, path, data);
+const created = (path: string, data: unknown): Promise<{ gid: string } & Record<string, unknown>> => apiData(h, w.admin.token, 'POST', path, data);
+const read = (path: string) => apiData(h, w.admin.token, 'GET', path);
 
 beforeAll(async () => {
   h = await identityHarness({ engine: 'data-api' });

@@ -133,3 +133,15 @@ export async function logIn(h: IdentityHarness, email: string, password: string,
 }
 
 export { relayDueMail };
+
+/** An API call as a client makes it: /api/1.0 before the path, the bearer token, `data` wrapped as {"data": ...}. */
+export function apiCall(h: IdentityHarness, token: string | undefined, method: string, path: string, data?: unknown): Promise<Answer> {
+  return h.call({ method, path: `/api/1.0${path}`, ...(token ? { token } : {}), ...(data === undefined ? {} : { body: { data } }) });
+}
+
+/** A call that must succeed (2xx): its answer's `data`; anything else throws with the status and body. */
+export async function apiData(h: IdentityHarness, token: string | undefined, method: string, path: string, data?: unknown): Promise<any> {
+  const res = await apiCall(h, token, method, path, data);
+  if (res.status < 200 || res.status > 299) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.data;
+}

@@ -10,7 +10,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { buildOpenApi } from '../../lambdas/http/openapi.js';
 import { routes } from '../../lambdas/http/route-table.js';
 import { customFieldRoutes } from '../../lambdas/http/routes/custom-fields.js';
-import { identityHarness, type Answer, type IdentityHarness } from '../support/identity.js';
+import { identityHarness, type Answer, type IdentityHarness, apiCall } from '../support/identity.js';
 import { project } from '../support/graph.js';
 import { organizationWithRoles, person } from '../support/world.js';
 
@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 
 const api = (token: string | undefined, method: string, path: string, data?: unknown): Promise<Answer> =>
-  h.call({ method, path: `/api/1.0${path}`, ...(token ? { token } : {}), ...(data === undefined ? {} : { body: { data } }) });
+  apiCall(h, token, method, path, data);
 const messages = (a: Answer): string[] => (a.body?.errors ?? []).map((e: { message: string }) => e.message);
 const gids = (items: { gid: string }[]) => items.map((i) => i.gid);
 

@@ -5,7 +5,7 @@
  * private projects hidden from admins, other organizations), bad input with field paths.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { identityHarness, type Answer, type IdentityHarness } from '../support/identity.js';
+import { identityHarness, type Answer, type IdentityHarness, apiCall } from '../support/identity.js';
 import { project, team } from '../support/graph.js';
 import { person, type Person } from '../support/world.js';
 import { messageRoutes } from '../../lambdas/http/routes/messages.js';
@@ -32,7 +32,7 @@ afterAll(async () => {
 });
 
 const api = (token: string | undefined, method: string, path: string, data?: unknown): Promise<Answer> =>
-  h.call({ method, path: `/api/1.0${path}`, ...(token ? { token } : {}), ...(data === undefined ? {} : { body: { data } }) });
+  apiCall(h, token, method, path, data);
 const errors = (a: Answer): string[] => (a.body?.errors ?? []).map((e: { message: string }) => e.message);
 const titles = (a: Answer): (string | null)[] => a.body.data.map((m: { title: string | null }) => m.title);
 const texts = (a: Answer): string[] => a.body.data.map((m: { text: string }) => m.text);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { organizations } from '../../lambdas/db/repositories/organizations.js';
 import { myTaskPages } from '../../lambdas/domain/work/my-tasks.js';
 import { searchRoutes } from '../../lambdas/http/routes/search.js';
-import { identityHarness, type IdentityHarness } from '../support/identity.js';
+import { identityHarness, type IdentityHarness, apiCall } from '../support/identity.js';
 import { project } from '../support/graph.js';
 import { organizationWithRoles, person, type Person } from '../support/world.js';
 
@@ -25,7 +25,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const api = (token: string, method: string, path: string, data?: unknown) => h.call({ method, path: `/api/1.0${path}`, token, ...(data === undefined ? {} : { body: { data } }) });
+const api = (token: string, method: string, path: string, data?: unknown) => apiCall(h, token, method, path, data);
 const names = (res: { body: { data: { name: string }[] } }) => res.body.data.map((t) => t.name);
 const listFor = (who: Person, user: string, workspace = w.org.gid) => api(who.token, 'GET', `/users/${encodeURIComponent(user)}/user_task_list?workspace=${workspace}`);
 const listRows = async (userGid: string) => h.engine.db.selectFrom('user_task_lists').selectAll().where('user_gid', '=', userGid).execute();

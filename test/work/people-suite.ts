@@ -7,7 +7,7 @@ import { expect } from '@jest/globals';
 import { organizations } from '../../lambdas/db/repositories/organizations.js';
 import { teamRoutes } from '../../lambdas/http/routes/teams.js';
 import { workspaceRoutes } from '../../lambdas/http/routes/workspaces.js';
-import { identityHarness, type Answer, type IdentityHarness } from '../support/identity.js';
+import { identityHarness, type Answer, type IdentityHarness, apiCall } from '../support/identity.js';
 import { organizationWithRoles, person, type Person } from '../support/world.js';
 import type { RolesWorld } from './team-world.js';
 
@@ -32,7 +32,7 @@ export async function peopleSuite(): Promise<PeopleSuite> {
 
 /** An API call as `token`, with `data` as the JSON body's data. */
 export const callApi = (h: IdentityHarness, token: string, method: string, path: string, data?: unknown): Promise<Answer> =>
-  h.call({ method, path: `/api/1.0${path}`, token, ...(data === undefined ? {} : { body: { data } }) });
+  apiCall(h, token, method, path, data);
 
 export const keys = (o: object) => Object.keys(o).sort();
 export const gids = (items: { gid: string }[]) => items.map((i) => i.gid);

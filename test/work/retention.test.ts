@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { BlobStore } from '../../lambdas/adapters/ports.js';
 import { runPurge } from '../../lambdas/workers/purge.js';
-import { identityHarness, type IdentityHarness } from '../support/identity.js';
+import { identityHarness, type IdentityHarness, apiCall } from '../support/identity.js';
 import { customField, project, team } from '../support/graph.js';
 import { unusedBlobs } from '../support/http.js';
 import { organizationWithRoles } from '../support/world.js';
@@ -20,7 +20,7 @@ afterAll(async () => {
 
 test('tasks deleted over 30 days ago go with everything attached; recent and restored ones stay; projects and teams are kept', async () => {
   const w = await organizationWithRoles(h);
-  const api = (method: string, path: string, data?: unknown) => h.call({ method, path: `/api/1.0${path}`, token: w.member.token, ...(data === undefined ? {} : { body: { data } }) });
+  const api = (method: string, path: string, data?: unknown) => apiCall(h, w.member.token, method, path, data);
   const tm = await team(h, w.org.gid);
   const p = await project(h, w.org.gid, { team: tm });
   const field = await customField(h, w.org.gid, 'text');
@@ -69,7 +69,7 @@ test('tasks deleted over 30 days ago go with everything attached; recent and res
 
 test('an attachment deleted on its own goes after 30 days with its blob and a tombstone; its task and the other attachments stay', async () => {
   const w = await organizationWithRoles(h);
-  const api = (method: string, path: string, data?: unknown) => h.call({ method, path: `/api/1.0${path}`, token: w.member.token, ...(data === undefined ? {} : { body: { data } }) });
+  const api = (method: string, path: string, data?: unknown) => apiCall(h, w.member.token, method, path, data);
   const p = await project(h, w.org.gid, { team: await team(h, w.org.gid) });
   const task = (await api('POST', '/tasks', { name: 'Keeps its task', projects: [p] })).body.data.gid;
   const attach = async (name: string) => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { sql } from 'kysely';
 import { searchTaskPages, searchTasks } from '../../lambdas/domain/work/search.js';
 import { searchRoutes } from '../../lambdas/http/routes/search.js';
-import { identityHarness, type IdentityHarness } from '../support/identity.js';
+import { identityHarness, type IdentityHarness, apiCall } from '../support/identity.js';
 import { project, section, team } from '../support/graph.js';
 import { organizationWithRoles, person, type Person } from '../support/world.js';
 
@@ -17,7 +17,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const api = (token: string, method: string, path: string, data?: unknown) => h.call({ method, path: `/api/1.0${path}`, token, ...(data === undefined ? {} : { body: { data } }) });
+const api = (token: string, method: string, path: string, data?: unknown) => apiCall(h, token, method, path, data);
 const search = (token: string, workspace: string, params: Record<string, string> = {}) => api(token, 'GET', `/workspaces/${workspace}/tasks/search?${new URLSearchParams(params).toString()}`);
 const names = (res: { body: { data: { name: string }[] } }) => res.body.data.map((t) => t.name);
 const sorted = (xs: string[]) => [...xs].sort();

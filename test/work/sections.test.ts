@@ -5,7 +5,7 @@
  * and access (404 for sections of invisible projects, 403 without edit rights).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { identityHarness, type Answer, type IdentityHarness } from '../support/identity.js';
+import { identityHarness, type Answer, type IdentityHarness, apiCall } from '../support/identity.js';
 import { organizationWithRoles, person, type Person } from '../support/world.js';
 import { projectRoutes } from '../../lambdas/http/routes/projects.js';
 import { sectionRoutes } from '../../lambdas/http/routes/sections.js';
@@ -17,7 +17,7 @@ let teamMember: Person;
 let team: string;
 
 async function call(token: string | undefined, method: string, path: string, data?: unknown): Promise<Answer> {
-  return h.call({ method, path: `/api/1.0${path}`, ...(token ? { token } : {}), ...(data === undefined ? {} : { body: { data } }) });
+  return apiCall(h, token, method, path, data);
 }
 const get = (token: string | undefined, path: string) => call(token, 'GET', path);
 const post = (token: string, path: string, data: unknown) => call(token, 'POST', path, data);

@@ -1,6 +1,6 @@
 /** Tasks, subtasks, multi-homing, tags, followers, likes, stories and custom field values through the API. */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { identityHarness, type IdentityHarness } from '../support/identity.js';
+import { identityHarness, type IdentityHarness, apiCall } from '../support/identity.js';
 import { customField, project, section, team } from '../support/graph.js';
 import { organizationWithRoles, person } from '../support/world.js';
 
@@ -15,7 +15,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const api = (token: string, method: string, path: string, data?: unknown) => h.call({ method, path: `/api/1.0${path}`, token, ...(data === undefined ? {} : { body: { data } }) });
+const api = (token: string, method: string, path: string, data?: unknown) => apiCall(h, token, method, path, data);
 
 describe('task lifecycle', () => {
   test('create, read, update, delete, restore; modified_at moves forward', async () => {

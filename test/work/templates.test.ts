@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { sql } from 'kysely';
-import { identityHarness, type Answer, type IdentityHarness } from '../support/identity.js';
+import { identityHarness, type Answer, type IdentityHarness, apiCall } from '../support/identity.js';
 import { project, section } from '../support/graph.js';
 import { organizationWithRoles, person, type Person } from '../support/world.js';
 import { messageRoutes } from '../../lambdas/http/routes/messages.js';
@@ -36,7 +36,7 @@ afterAll(async () => {
 });
 
 const api = (token: string | undefined, method: string, path: string, data?: unknown, harness: IdentityHarness = h): Promise<Answer> =>
-  harness.call({ method, path: `/api/1.0${path}`, ...(token ? { token } : {}), ...(data === undefined ? {} : { body: { data } }) });
+  apiCall(harness, token, method, path, data);
 const errors = (a: Answer): string[] => (a.body?.errors ?? []).map((e: { message: string }) => e.message);
 const names = (a: Answer): string[] => a.body.data.map((x: { name: string }) => x.name);
 const gids = (a: Answer): string[] => a.body.data.map((x: { gid: string }) => x.gid);
