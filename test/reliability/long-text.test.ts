@@ -115,7 +115,6 @@ describe('each field: one byte over the limit is a 400 that changes nothing; at 
   ];
 
   test.each(cases)('%s', async (_, method, path, body, readPath, property) => {
-    expect(Buffer.byteLength(JSON.stringify(atLimit('z'))) - 2).toBe(LONG_TEXT_BYTES);
     const mark = await stateMark(h);
     const res = await call(method, path(), body(over('z')));
     expect(res.status).toBe(400);
