@@ -17,9 +17,10 @@
  * for each page every related list (memberships, followers, likes, tags, custom field
  * values ...) is read with one query for the whole page, itself keyset-paged by bytes, so
  * the number of statements per page does not grow with the number of rows. The lists of
- * tasks and comments come back as JSON text rendered by the database (renderedLists), and
- * tasks and comments are written as text (RenderedJson): the largest sections build no
- * object per related row.
+ * tasks and comments are read as bare keys (task and user, task and project ...) and
+ * rendered with the people, projects, sections, teams and tags they name, each read and
+ * rendered once per export (ReferenceCache, references.ts); tasks and comments are written
+ * as text (RenderedJson): the largest sections build no object per related row.
  *
  * Incremental exports (`modified_since`) hold the objects whose modified_at (or deleted_at)
  * is later, and tombstones: soft-deleted objects and the deletion log (deleted_objects:
@@ -41,6 +42,7 @@ import { teamMembershipView, teamView } from '../work/teams.js';
 import { exportFilename } from './delivery.js';
 import { EXPORT_FORMAT, EXPORT_FORMAT_VERSION } from './document.js';
 import type { ExportJobContext, ExportPlan, ExportSection } from './plan.js';
+import { ReferenceCache, type ReferenceKind } from './references.js';
 import { allPages, attachmentView } from './task-rows.js';
 
 /** Rows per page of a section (also bounded by keysetPage's byte budget and RENDERED_PAGE_BUDGET). */
@@ -141,87 +143,63 @@ class RenderedJson {
   constructor(readonly text: string) {}
 }
 
-/**
- * Bytes of rendered items (as the database holds them) per row of a rendered list. An
- * item holds at most three names of 1,024 characters and one of 256, escaped (about
- * 20 KB: six bytes per control character); the Data API returns the row as JSON, which
- * escapes that text again (at most doubling it), so a row stays under 2 x (8 + 20) KB,
- * below the Data API's 64 KB.
- */
-const LIST_CHUNK_BYTES = 8 * 1024;
-
-/** One owner's rendered lists: each the JSON items joined by commas, without brackets; `count` items in the first. */
+/** The rendered items of one list, joined by commas (without brackets), and how many there are. */
 interface RenderedList {
   count: number;
-  items: string[];
+  text: string;
 }
 
-/** An owner without rows: every list empty. */
-const NO_LISTS: RenderedList = { count: 0, items: ['', '', ''] };
+const NO_LIST: RenderedList = { count: 0, text: '' };
 
-/** Compact JSON of a referenced object (`{"gid":...,"resource_type":...,"name":...}`), rendered by the database; null when its gid is. */
-function compactItem(type: 'user' | 'project' | 'section' | 'team' | 'tag', gid: string, name: string): RawBuilder<string> {
-  return sql<string>`'{"gid":' || to_json(${sql.ref(gid)})::text || ${sql.lit(`,"resource_type":"${type}","name":`)} || to_json(coalesce(${sql.ref(name)}, ''))::text || '}'`;
+/**
+ * Owners' lists rendered from bare relation rows (in list order, grouped by owner): each
+ * row's item, or nothing when it names an object the export leaves out.
+ */
+function renderLists<R>(rows: R[], owner: (row: R) => string, item: (row: R) => string | null): Map<string, RenderedList> {
+  const out = new Map<string, RenderedList>();
+  for (const row of rows) {
+    const text = item(row);
+    if (text === null) continue;
+    const key = owner(row);
+    const list = out.get(key);
+    if (list) {
+      list.count += 1;
+      list.text += `,${text}`;
+    } else out.set(key, { count: 1, text });
+  }
+  return out;
+}
+
+/**
+ * A list of objects per owner (a task's tags, its followers), from the relation's rows:
+ * `owner`, `at` (when added: the list's order) and the `named` object's gid.
+ */
+async function namedList(db: Db, references: ReferenceCache, kind: ReferenceKind, query: Rows<{ owner: string; at: Date; named: string }>): Promise<Map<string, RenderedList>> {
+  const rows = await related(db, query, [{ column: 'owner' }, { column: 'at' }, { column: 'named' }]);
+  const found = await references.resolve(kind, rows.map((r) => r.named));
+  return renderLists(
+    rows,
+    (r) => r.owner,
+    (r) => found.get(r.named)?.json ?? null,
+  );
 }
 
 /** The likes of tasks or comments (`owners`), rendered: `{"gid": <user>, "user": <user compact>}` in the order given. */
-function likesOf(db: Db, table: 'task_likes' | 'story_likes', ownerColumn: 'task_gid' | 'story_gid', owners: string[]): Promise<Map<string, RenderedList>> {
-  return renderedLists(db, {
-    source: sql`select ${sql.ref(`l.${ownerColumn}`)} as owner, l.created_at, l.user_gid, '{"gid":' || to_json(u.gid)::text || ',"user":' || ${compactItem('user', 'u.gid', 'u.name')} || '}' as item
-      from ${sql.table(table)} l join users u on u.gid = l.user_gid where ${sql.ref(`l.${ownerColumn}`)} in (${sql.join(owners)})`,
-    order: ['created_at', 'user_gid'],
-    lists: ['item'],
-  });
-}
-
-/** A key value read back from a row, bound again as the same type (timestamps as timestamptz). */
-const keyValue = (value: unknown) => (value instanceof Date ? sql`cast(${value.toISOString()} as timestamptz)` : sql`${value}`);
-
-/**
- * Related lists rendered by the database: `source` selects one row per item with its
- * `owner` (a task's gid), the `order` columns and one JSON text column per list (null:
- * not in that list). Each owner's items come back joined in order, in chunks of about
- * LIST_CHUNK_BYTES, one row each, so the export neither parses nor re-serializes a row
- * per item. When the rows need more than one statement (keysetPage's budget), the next
- * one starts after the last item read, by its own keys, and numbers its chunks afresh:
- * a list changed in between loses or repeats nothing that was not itself changed.
- */
-async function renderedLists(db: Db, spec: { source: RawBuilder<unknown>; order: string[]; lists: string[] }): Promise<Map<string, RenderedList>> {
-  const weight = sql.join(
-    spec.lists.map((c) => sql`coalesce(octet_length(${sql.ref(`x.${c}`)}), 0) + 1`),
-    sql` + `,
+async function likesOf(db: Db, references: ReferenceCache, table: 'task_likes' | 'story_likes', owners: string[]): Promise<Map<string, RenderedList>> {
+  const query: Rows<{ owner: string; created_at: Date; user_gid: string }> =
+    table === 'task_likes'
+      ? db.selectFrom('task_likes as l').select(['l.task_gid as owner', 'l.created_at', 'l.user_gid']).where('l.task_gid', 'in', owners)
+      : db.selectFrom('story_likes as l').select(['l.story_gid as owner', 'l.created_at', 'l.user_gid']).where('l.story_gid', 'in', owners);
+  const rows = await related(db, query, [{ column: 'owner' }, { column: 'created_at' }, { column: 'user_gid' }]);
+  const users = await references.resolve('user', rows.map((r) => r.user_gid));
+  return renderLists(
+    rows,
+    (r) => r.owner,
+    (r) => {
+      const u = users.get(r.user_gid);
+      return u ? `{"gid":${JSON.stringify(r.user_gid)},"user":${u.json}}` : null;
+    },
   );
-  const itemKeys = (alias: string) => sql.join(['owner', ...spec.order].map((c) => sql.ref(`${alias}.${c}`)));
-  const order = sql.join(spec.order.map((c) => sql.ref(`x.${c}`)));
-  const out = new Map<string, RenderedList>();
-  let after: unknown[] | null = null;
-  for (;;) {
-    const items = after ? sql`(select s.* from (${spec.source}) as s where (${itemKeys('s')}) > (${sql.join(after.map(keyValue))}))` : sql`(${spec.source})`;
-    const chunked = sql`(select x.*, row_number() over w as list_pos, ((sum(${weight}) over w) - (${weight})) / ${sql.lit(LIST_CHUNK_BYTES)} as list_chunk
-      from ${items} as x
-      window w as (partition by x.owner order by ${order} rows between unbounded preceding and current row))`;
-    const query = db
-      .selectFrom(chunked.as('y'))
-      .select([sql<string>`y.owner`.as('owner'), sql<number>`y.list_chunk::int`.as('chunk'), sql<number>`count(*)::int`.as('n')])
-      .select(spec.lists.map((c, i) => sql<string | null>`string_agg(${sql.ref(`y.${c}`)}, ',' order by y.list_pos)`.as(`list_${i}`)))
-      // The keys of the chunk's last item: where a following statement starts.
-      .select(spec.order.map((c, i) => sql<unknown>`(array_agg(${sql.ref(`y.${c}`)} order by y.list_pos desc))[1]`.as(`last_${i}`)))
-      .groupBy([sql`y.owner`, sql`y.list_chunk`]);
-    const page = await keysetPage(db, query, { keys: [{ column: 'owner' }, { column: 'chunk' }], limit: RELATION_ROWS });
-    for (const row of page.rows) {
-      const r = row as Record<string, unknown> & { owner: string; n: number };
-      let list = out.get(r.owner);
-      if (!list) out.set(r.owner, (list = { count: 0, items: spec.lists.map(() => '') }));
-      list.count += toNumber(r.n);
-      spec.lists.forEach((_, i) => {
-        const text = r[`list_${i}`] as string | null;
-        if (text) list.items[i] = list.items[i] ? `${list.items[i]},${text}` : text;
-      });
-    }
-    const last = page.rows.at(-1) as Record<string, unknown> | undefined;
-    if (!page.next || !last) return out;
-    after = [last.owner, ...spec.order.map((_, i) => last[`last_${i}`])];
-  }
 }
 
 /** A JSON value that an engine may hand back as text (the Data API) or parsed (PGlite, node-postgres). */
@@ -602,7 +580,50 @@ function customFieldValue(v: ValueRow) {
 }
 
 /** The organization's tasks (subtasks included): alive, or deleted within the window. */
-function tasksSection(db: Db, scope: Scope, workspace: { gid: string; name: string }): ExportSection {
+/** A task's projects, memberships (project and section) and teams, each rendered (joined by commas). */
+interface ProjectLists {
+  projects: string;
+  memberships: string;
+  teams: string;
+}
+
+const NO_PROJECT_LISTS: ProjectLists = { projects: '', memberships: '', teams: '' };
+
+/** The projects lists of tasks: in the order the task was added to them; each team once, in the order of its first project. */
+async function projectListsOf(db: Db, references: ReferenceCache, tasks: string[]): Promise<Map<string, ProjectLists>> {
+  const rows = await related(db, db.selectFrom('task_projects as tp').select(['tp.task_gid', 'tp.added_at', 'tp.project_gid', 'tp.section_gid']).where('tp.task_gid', 'in', tasks), [
+    { column: 'task_gid' },
+    { column: 'added_at' },
+    { column: 'project_gid' },
+  ]);
+  const projects = await references.resolve('project', rows.map((r) => r.project_gid));
+  const [sections, teams] = await Promise.all([
+    references.resolve('section', rows.map((r) => r.section_gid)),
+    references.resolve('team', [...projects.values()].map((p) => p?.team ?? null)),
+  ]);
+  const out = new Map<string, ProjectLists & { seenTeams: Set<string> }>();
+  for (const r of rows) {
+    const project = projects.get(r.project_gid);
+    if (!project) continue; // not in this organization
+    const section = r.section_gid ? sections.get(r.section_gid) : null;
+    const membership = `{"project":${project.json},"section":${section ? section.json : 'null'}}`;
+    const team = project.team ? teams.get(project.team) : null;
+    const lists = out.get(r.task_gid);
+    if (!lists) {
+      out.set(r.task_gid, { projects: project.json, memberships: membership, teams: team ? team.json : '', seenTeams: new Set(team ? [project.team!] : []) });
+      continue;
+    }
+    lists.projects += `,${project.json}`;
+    lists.memberships += `,${membership}`;
+    if (team && !lists.seenTeams.has(project.team!)) {
+      lists.seenTeams.add(project.team!);
+      lists.teams += lists.teams ? `,${team.json}` : team.json;
+    }
+  }
+  return out;
+}
+
+function tasksSection(db: Db, scope: Scope, workspace: { gid: string; name: string }, references: ReferenceCache): ExportSection {
   const query = db
     .selectFrom('tasks as t')
     .leftJoin('users as a', 'a.gid', 't.assignee_gid')
@@ -619,33 +640,11 @@ function tasksSection(db: Db, scope: Scope, workspace: { gid: string; name: stri
     keys: [{ column: 'gid' }],
     async render(rows) {
       const gids = rows.map((t) => t.gid);
-      const owned = (alias: string) => sql<boolean>`${ref(alias, 'task_gid')} in (${sql.join(gids)})`;
       const [memberships, tags, followers, likes, values] = await Promise.all([
-        renderedLists(db, {
-          // A task's projects, its memberships (project and section) and its teams (each once, in the order of its first project).
-          source: sql`select tp.task_gid as owner, tp.added_at, tp.project_gid,
-              ${compactItem('project', 'p.gid', 'p.name')} as project_item,
-              '{"project":' || ${compactItem('project', 'p.gid', 'p.name')} || ',"section":' || coalesce(${compactItem('section', 's.gid', 's.name')}, 'null') || '}' as membership_item,
-              case when tm.gid is not null and row_number() over (partition by tp.task_gid, tm.gid order by tp.added_at, tp.project_gid) = 1 then ${compactItem('team', 'tm.gid', 'tm.name')} end as team_item
-            from task_projects tp join projects p on p.gid = tp.project_gid left join sections s on s.gid = tp.section_gid left join teams tm on tm.gid = p.team_gid
-            where ${owned('tp')} and p.organization_gid = ${scope.organizationGid}`,
-          order: ['added_at', 'project_gid'],
-          lists: ['project_item', 'membership_item', 'team_item'],
-        }),
-        renderedLists(db, {
-          source: sql`select tt.task_gid as owner, tt.added_at, tt.tag_gid, ${compactItem('tag', 'g.gid', 'g.name')} as item
-            from task_tags tt join tags g on g.gid = tt.tag_gid
-            where ${owned('tt')} and g.organization_gid = ${scope.organizationGid} and ${kept(scope, 'g')}`,
-          order: ['added_at', 'tag_gid'],
-          lists: ['item'],
-        }),
-        renderedLists(db, {
-          source: sql`select f.task_gid as owner, f.created_at, f.user_gid, ${compactItem('user', 'u.gid', 'u.name')} as item
-            from task_followers f join users u on u.gid = f.user_gid where ${owned('f')}`,
-          order: ['created_at', 'user_gid'],
-          lists: ['item'],
-        }),
-        likesOf(db, 'task_likes', 'task_gid', gids),
+        projectListsOf(db, references, gids),
+        namedList(db, references, 'tag', db.selectFrom('task_tags as tt').select(['tt.task_gid as owner', 'tt.added_at as at', 'tt.tag_gid as named']).where('tt.task_gid', 'in', gids)),
+        namedList(db, references, 'user', db.selectFrom('task_followers as f').select(['f.task_gid as owner', 'f.created_at as at', 'f.user_gid as named']).where('f.task_gid', 'in', gids)),
+        likesOf(db, references, 'task_likes', gids),
         related(
           db,
           db
@@ -677,8 +676,8 @@ function tasksSection(db: Db, scope: Scope, workspace: { gid: string; name: stri
       // Each task is written as text: the lists arrive rendered, the rest is JSON.stringify of
       // scalars (the same document as stringifying the object, without building it).
       return rows.map((t) => {
-        const m = memberships.get(t.gid) ?? NO_LISTS;
-        const likeList = likes.get(t.gid) ?? NO_LISTS;
+        const m = memberships.get(t.gid) ?? NO_PROJECT_LISTS;
+        const likeList = likes.get(t.gid) ?? NO_LIST;
         const s = JSON.stringify;
         return new RenderedJson(
           `{"gid":${s(t.gid)},"resource_type":"task","name":${s(t.name)},"resource_subtype":${s(t.resource_subtype)},"notes":${s(t.notes)},"completed":${s(t.completed)},` +
@@ -686,8 +685,8 @@ function tasksSection(db: Db, scope: Scope, workspace: { gid: string; name: stri
             `"due_on":${s(dateOnly(t.due_on as string | Date | null))},"start_on":${s(dateOnly(t.start_on as string | Date | null))},"created_at":${s(iso(t.created_at))},` +
             `"created_by":${userJson(t.creator_gid, t.creator_name)},"modified_at":${s(iso(t.modified_at))},"deleted_at":${s(iso(t.deleted_at))},` +
             `"parent":${t.parent_gid ? s(taskCompact({ gid: t.parent_gid, name: t.parent_name ?? '', resource_subtype: t.parent_subtype ?? 'default_task' })) : 'null'},` +
-            `"num_subtasks":${toNumber(t.num_subtasks)},"workspace":${workspaceJson},"projects":[${m.items[0]}],"memberships":[${m.items[1]}],"teams":[${m.items[2]}],` +
-            `"tags":[${(tags.get(t.gid) ?? NO_LISTS).items[0]}],"followers":[${(followers.get(t.gid) ?? NO_LISTS).items[0]}],"likes":[${likeList.items[0]}],"num_likes":${likeList.count},` +
+            `"num_subtasks":${toNumber(t.num_subtasks)},"workspace":${workspaceJson},"projects":[${m.projects}],"memberships":[${m.memberships}],"teams":[${m.teams}],` +
+            `"tags":[${(tags.get(t.gid) ?? NO_LIST).text}],"followers":[${(followers.get(t.gid) ?? NO_LIST).text}],"likes":[${likeList.text}],"num_likes":${likeList.count},` +
             `"custom_fields":${s((vBy.get(t.gid) ?? []).map(customFieldValue))},"permalink_url":${s(`${scope.baseUrl}/api/1.0/tasks/${t.gid}`)}}`,
         );
       });
@@ -696,7 +695,7 @@ function tasksSection(db: Db, scope: Scope, workspace: { gid: string; name: stri
 }
 
 /** Comments on the exported tasks, grouped by task, oldest first, with their likes. */
-function storiesSection(db: Db, scope: Scope): ExportSection {
+function storiesSection(db: Db, scope: Scope, references: ReferenceCache): ExportSection {
   const query = db
     .selectFrom('stories as s')
     .innerJoin('tasks as t', 't.gid', 's.task_gid')
@@ -713,15 +712,15 @@ function storiesSection(db: Db, scope: Scope): ExportSection {
     keys: [{ column: 'task_gid' }, { column: 'created_at' }, { column: 'gid' }],
     limit: STORY_PAGE_ROWS,
     async render(rows) {
-      const likes = await likesOf(db, 'story_likes', 'story_gid', rows.map((story) => story.gid));
+      const likes = await likesOf(db, references, 'story_likes', rows.map((story) => story.gid));
       const s = JSON.stringify;
       return rows.map((story) => {
-        const liked = likes.get(story.gid) ?? NO_LISTS;
+        const liked = likes.get(story.gid) ?? NO_LIST;
         return new RenderedJson(
           `{"gid":${s(story.gid)},"resource_type":"story","resource_subtype":${s(story.resource_subtype)},"type":"comment","text":${s(story.text)},"is_pinned":${s(story.is_pinned)},` +
             `"is_edited":${story.edited_at !== null},"created_at":${s(iso(story.created_at))},"created_by":${userJson(story.author_gid, story.author_name)},` +
             `"modified_at":${s(iso(story.modified_at))},"deleted_at":${s(iso(story.deleted_at))},` +
-            `"target":${s(taskCompact({ gid: story.task_gid, name: story.task_name, resource_subtype: story.task_subtype }))},"likes":[${liked.items[0]}],"num_likes":${liked.count}}`,
+            `"target":${s(taskCompact({ gid: story.task_gid, name: story.task_name, resource_subtype: story.task_subtype }))},"likes":[${liked.text}],"num_likes":${liked.count}}`,
         );
       });
     },
@@ -935,13 +934,15 @@ async function exportedBy(db: Db, job: ExportJobContext) {
  * The organization export of a job. Rebuilt from the job by every invocation of the
  * export worker: nothing in it depends on the clock or on an earlier invocation.
  * `options.pageRows` and `options.renderedPageBudget` make pages smaller (tests); a resumed
- * export must use the same.
+ * export must use the same. `options.referenceCacheBytes` keeps fewer references (tests).
  */
-export async function buildOrganizationExport(db: Db, job: ExportJobContext, options: { pageRows?: number; renderedPageBudget?: number } = {}): Promise<ExportPlan> {
+export async function buildOrganizationExport(db: Db, job: ExportJobContext, options: { pageRows?: number; renderedPageBudget?: number; referenceCacheBytes?: number } = {}): Promise<ExportPlan> {
   const organization = await db.selectFrom('organizations').select(['gid', 'name']).where('gid', '=', job.organizationGid).executeTakeFirstOrThrow();
   const workspace = { gid: organization.gid, name: organization.name };
   const cutoff = new Date(job.createdAt.getTime() - RESTORE_DAYS * 86_400_000);
   const scope: Scope = { organizationGid: organization.gid, pageRows: options.pageRows ?? null, renderedPageBudget: options.renderedPageBudget ?? RENDERED_PAGE_BUDGET, cutoff, since: job.modifiedSince, baseUrl: job.baseUrl.replace(/\/+$/, '') };
+  // Shared by the tasks and comments sections: the people, projects and tags they name, rendered once.
+  const references = new ReferenceCache(db, { organizationGid: organization.gid, cutoff }, options.referenceCacheBytes);
   const header = {
     format: EXPORT_FORMAT,
     version: EXPORT_FORMAT_VERSION,
@@ -965,8 +966,8 @@ export async function buildOrganizationExport(db: Db, job: ExportJobContext, opt
     statusesSection(db, scope),
     tagsSection(db, scope, workspace),
     customFieldsSection(db, scope, workspace),
-    tasksSection(db, scope, workspace),
-    storiesSection(db, scope),
+    tasksSection(db, scope, workspace, references),
+    storiesSection(db, scope, references),
     attachmentsSection(db, scope),
     messagesSection(db, scope),
     projectTemplatesSection(db, scope, workspace),
