@@ -8,7 +8,8 @@
  * have about 560,000 of them, and their names repeat (a few thousand people, projects
  * and tags). A page asks for the objects its rows name; those not kept yet are read in
  * one statement per kind (chunks of REFERENCE_READ_GIDS, each keyset-paged under the
- * Data API's limits) and kept, oldest first out, within REFERENCE_CACHE_BYTES.
+ * Data API's limits) and kept within REFERENCE_CACHE_BYTES, the least recently named
+ * going first.
  *
  * Names are those read when a page first needed the object: like the pages themselves,
  * which are not one snapshot, a rename during the export may show on later objects only.
@@ -29,8 +30,8 @@ export interface Reference {
 /** What may be referenced: null when the object is not part of the export (another organization, a tag deleted too long ago). */
 export type References = ReadonlyMap<string, Reference | null>;
 
-/** Text kept across pages (compact JSON and keys, UTF-16 counted): a few MB, whatever the organization's size. */
-export const REFERENCE_CACHE_BYTES = 8 * 1024 * 1024;
+/** Memory kept across pages (see entryBytes): a few MB, whatever the organization's size. */
+export const REFERENCE_CACHE_BYTES = 6 * 1024 * 1024;
 /** Gids per statement when reading references (each statement is paged by keysetPage). */
 export const REFERENCE_READ_GIDS = 1000;
 /** Rows per statement page when reading references. */
@@ -79,16 +80,26 @@ function source(db: Db, kind: ReferenceKind, gids: string[], filters: ReferenceF
   }
 }
 
-/** Approximate memory of one kept entry: its key and JSON (two bytes a character) and the map's own share. */
-const entryBytes = (key: string, value: Reference | null) => 2 * (key.length + (value?.json.length ?? 0) + (value?.team?.length ?? 0)) + 64;
+const KINDS: ReferenceKind[] = ['user', 'project', 'section', 'team', 'tag'];
+
+/**
+ * Memory counted for one kept object: its gid, JSON and team as two-byte characters (the
+ * most a string takes), and the map slot. The JSON is what stays live; counting it this
+ * way keeps the cache small, which matters twice: V8 lets the heap grow to a multiple of
+ * what survives a full collection.
+ */
+const entryBytes = (gid: string, json: string | null, team: string | undefined) => 2 * (gid.length + (json?.length ?? 0) + (team?.length ?? 0)) + 64;
 
 export class ReferenceCache {
   readonly #db: Db;
   readonly #filters: ReferenceFilters;
   readonly #capacity: number;
-  /** Kept and pending objects by `kind:gid`, oldest first (a hit moves an entry to the end). */
-  readonly #entries = new Map<string, Promise<Reference | null>>();
-  readonly #sizes = new Map<string, number>();
+  /** Kept objects of each kind, by gid, least recently named first: their JSON, or null (not exported). */
+  readonly #kept: Record<ReferenceKind, Map<string, string | null>> = { user: new Map(), project: new Map(), section: new Map(), team: new Map(), tag: new Map() };
+  /** The team of each kept project that has one. */
+  readonly #teams = new Map<string, string>();
+  /** Reads under way, by `kind:gid`: a page that names the same objects waits for them instead of reading again. */
+  readonly #reading = new Map<string, Promise<Map<string, Reference>>>();
   #bytes = 0;
 
   constructor(db: Db, filters: ReferenceFilters, capacityBytes = REFERENCE_CACHE_BYTES) {
@@ -99,37 +110,40 @@ export class ReferenceCache {
 
   /** The objects of one kind that these gids name (repeats and nulls allowed), read when not kept. */
   async resolve(kind: ReferenceKind, gids: Iterable<string | null>): Promise<References> {
-    const wanted = new Set<string>();
-    for (const gid of gids) if (gid !== null) wanted.add(gid);
+    const kept = this.#kept[kind];
+    const out = new Map<string, Reference | null>();
     const missing: string[] = [];
-    const pending = new Map<string, Promise<Reference | null>>();
-    for (const gid of wanted) {
-      const key = `${kind}:${gid}`;
-      const kept = this.#entries.get(key);
-      if (kept) {
-        this.#entries.delete(key);
-        this.#entries.set(key, kept);
-        pending.set(gid, kept);
-      } else missing.push(gid);
+    const waiting: [string, Promise<Map<string, Reference>>][] = [];
+    for (const gid of gids) {
+      if (gid === null || out.has(gid)) continue;
+      const json = kept.get(gid);
+      if (json !== undefined) {
+        // Named again: now the most recent.
+        kept.delete(gid);
+        kept.set(gid, json);
+        out.set(gid, json === null ? null : { json, team: this.#teams.get(gid) ?? null });
+        continue;
+      }
+      out.set(gid, null); // placeholder, filled below (also dedupes)
+      const reading = this.#reading.get(`${kind}:${gid}`);
+      if (reading) waiting.push([gid, reading]);
+      else missing.push(gid);
     }
     if (missing.length) {
       const read = this.#read(kind, missing);
-      for (const gid of missing) {
-        const key = `${kind}:${gid}`;
-        const entry = read.then((found) => found.get(gid) ?? null);
-        pending.set(gid, entry);
-        this.#entries.set(key, entry);
-        // A failed read is not kept: the page fails, and a retry reads again.
-        entry.then(
-          (value) => this.#kept(key, entry, value),
-          () => this.#entries.get(key) === entry && this.#entries.delete(key),
-        );
-      }
+      for (const gid of missing) this.#reading.set(`${kind}:${gid}`, read);
+      const done = () => {
+        for (const gid of missing) if (this.#reading.get(`${kind}:${gid}`) === read) this.#reading.delete(`${kind}:${gid}`);
+      };
+      // Kept once read; a failed read is not kept (the page fails, and a retry reads again).
+      read.then((found) => {
+        done();
+        for (const gid of missing) this.#keep(kind, gid, found.get(gid) ?? null);
+      }, done);
+      const found = await read;
+      for (const gid of missing) out.set(gid, found.get(gid) ?? null);
     }
-    const out = new Map<string, Reference | null>();
-    const values = await Promise.all(pending.values());
-    let i = 0;
-    for (const gid of pending.keys()) out.set(gid, values[i++]!);
+    for (const [gid, reading] of waiting) out.set(gid, (await reading).get(gid) ?? null);
     return out;
   }
 
@@ -143,23 +157,27 @@ export class ReferenceCache {
     return found;
   }
 
-  /** Accounts for an entry read, and lets the oldest go while over capacity (never the one just read). */
-  #kept(key: string, entry: Promise<Reference | null>, value: Reference | null): void {
-    if (this.#entries.get(key) !== entry || this.#sizes.has(key)) return;
-    const size = entryBytes(key, value);
-    this.#sizes.set(key, size);
-    this.#bytes += size;
-    for (const oldest of this.#entries.keys()) {
-      if (this.#bytes <= this.#capacity || oldest === key) break;
-      const gone = this.#sizes.get(oldest);
-      if (gone === undefined) continue; // still being read
-      this.#entries.delete(oldest);
-      this.#sizes.delete(oldest);
-      this.#bytes -= gone;
+  /** Keeps one object read, and lets the least recently named go while over capacity (never the one just kept). */
+  #keep(kind: ReferenceKind, gid: string, reference: Reference | null): void {
+    const kept = this.#kept[kind];
+    if (kept.has(gid)) return;
+    kept.set(gid, reference?.json ?? null);
+    if (reference?.team) this.#teams.set(gid, reference.team);
+    this.#bytes += entryBytes(gid, reference?.json ?? null, reference?.team ?? undefined);
+    for (const victims of [kind, ...KINDS.filter((k) => k !== kind)]) {
+      const map = this.#kept[victims];
+      for (const [old, json] of map) {
+        if (this.#bytes <= this.#capacity || old === gid) break;
+        map.delete(old);
+        const team = victims === 'project' ? this.#teams.get(old) : undefined;
+        if (team !== undefined) this.#teams.delete(old);
+        this.#bytes -= entryBytes(old, json, team);
+      }
+      if (this.#bytes <= this.#capacity) return;
     }
   }
 
-  /** Text kept now (tests). */
+  /** Memory counted for what is kept now (tests). */
   get bytes(): number {
     return this.#bytes;
   }
