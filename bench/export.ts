@@ -208,9 +208,9 @@ export async function exportRun(input: { dataset: DatasetRef; workDir: string })
         const page = section.page.bind(section);
         const figures: SectionFigures = { name: section.name, rows: 0, pages: 0, seconds: 0, statements: 0, sql_seconds: 0 };
         sections.set(section.name, figures);
-        section.page = async (after) => {
+        section.page = async (after, early) => {
           const started = performance.now();
-          const result = await meter.labelled(section.name, () => page(after));
+          const result = await meter.labelled(section.name, () => page(after, early));
           figures.seconds += (performance.now() - started) / 1000;
           figures.pages += 1;
           figures.rows += result.items.length;

@@ -5,7 +5,7 @@ import { READ_AHEAD_PAGES, renderPlan, renderPlanToString, type ExportPage, type
  * A plan of sections of numbered items (3 per page) whose page() calls are logged and
  * settle on a later macrotask, to see what renderPlan asks for and when.
  */
-function slowPlan(sizes: number[], options: { failAt?: string } = {}) {
+function slowPlan(sizes: number[], options: { failAt?: string; hints?: boolean; shortAt?: string } = {}) {
   const calls: string[] = [];
   let reading = 0;
   const inFlight = () => reading;
@@ -20,19 +20,24 @@ function slowPlan(sizes: number[], options: { failAt?: string } = {}) {
       open: `[${index}:`,
       close: ']',
       separator: ',',
-      page(after: string | null): Promise<ExportPage> {
+      page(after: string | null, early?: (next: string | null) => void): Promise<ExportPage> {
         const key = `s${index}@${after ?? 'start'}`;
         calls.push(key);
         const from = after === null ? 0 : Number(after);
-        const to = Math.min(size, from + 3);
+        const hinted = Math.min(size, from + 3);
+        // `shortAt`: this page ends one item before its hint (as a page over the rendered budget does).
+        const to = key === options.shortAt ? hinted - 1 : hinted;
         const items = Array.from({ length: to - from }, (_, i) => String(from + i));
         reading += 1;
-        // Each read settles on a later macrotask, as a database call would.
+        // The rows arrive on a later macrotask (the hint), the page on another one, as database calls would.
         return new Promise((resolve, reject) => {
           setTimeout(() => {
-            reading -= 1;
-            if (key === options.failAt) reject(new Error(`page ${key} failed`));
-            else resolve({ items, next: to < size ? String(to) : null });
+            if (options.hints) early?.(hinted < size ? String(hinted) : null);
+            setTimeout(() => {
+              reading -= 1;
+              if (key === options.failAt) reject(new Error(`page ${key} failed`));
+              else resolve({ items, next: to < size ? String(to) : null });
+            }, 0);
           }, 0);
         });
       },
@@ -85,6 +90,30 @@ describe('renderPlan reads pages ahead', () => {
     }
     expect(Math.max(...ahead)).toBe(READ_AHEAD_PAGES);
     expect(calls).toHaveLength(10);
+  });
+
+  test('with hints, the next page is asked for before the current one arrives', async () => {
+    const { plan, calls, inFlight } = slowPlan([9, 2], { hints: true });
+    let most = 0;
+    const parts: string[] = [];
+    for await (const piece of renderPlan(plan)) {
+      most = Math.max(most, inFlight());
+      if ('text' in piece) parts.push(piece.text);
+    }
+    expect(parts.join('')).toBe('<[0:0,1,2,3,4,5,6,7,8][1:0,1]>');
+    expect(calls).toEqual(['s0@start', 's0@3', 's0@6', 's1@start']);
+    // Pages overlap: a read starts while the one before it is still in flight.
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(READ_AHEAD_PAGES);
+  });
+
+  test('a page that ends before its hint: what was read from the hint is dropped, the document is the same', async () => {
+    const { plan, calls, inFlight } = slowPlan([9], { hints: true, shortAt: 's0@3' });
+    expect(await renderPlanToString(plan)).toBe('<[0:0,1,2,3,4,5,6,7,8]>');
+    // s0@3 ended at 5, not at its hint 6: s0@6 (read ahead) is not used, s0@5 is read.
+    expect(calls).toContain('s0@6');
+    expect(calls.slice(calls.indexOf('s0@5'))).toEqual(['s0@5', 's0@8']);
+    expect(inFlight()).toBe(0);
   });
 
   test('a failed page that is needed fails the rendering', async () => {

@@ -230,9 +230,11 @@ function jsonSection<Row extends object>(
     open: `,\n${JSON.stringify(name)}:[`,
     close: '\n]',
     separator: ',\n',
-    async page(after) {
+    async page(after, early) {
       const query = typeof source.query === 'function' ? source.query(after) : source.query;
       const page = await keysetPage(db, query, { keys: source.keys, limit: Math.min(source.limit ?? PAGE_ROWS, scope.pageRows ?? Infinity), after });
+      // The next page can be read while this one's lists are read and rendered.
+      early?.(page.next);
       const values = page.rows.length ? await source.render(page.rows) : [];
       if (values.length !== page.rows.length) throw new Error(`section ${name} rendered ${values.length} items for ${page.rows.length} rows`);
       // The rendered text is bounded too (related lists make an item larger than its row):

@@ -27,8 +27,14 @@ export interface ExportSection {
   close: string;
   /** Written between two items: `,\n` for JSON arrays, '' for CSV records. */
   separator: string;
-  /** One page of items after `after` (null: from the start). Pages must stay well under 1 MiB of database rows (use keysetPage). */
-  page(after: string | null): Promise<ExportPage>;
+  /**
+   * One page of items after `after` (null: from the start). Pages must stay well under 1 MiB
+   * of database rows (use keysetPage). `early`, when given, may be called with the cursor the
+   * page will most likely end at as soon as it is known (when its rows have arrived, before
+   * its related lists are read and it is rendered), so the next page's read can start: only
+   * a hint, the returned `next` decides.
+   */
+  page(after: string | null, early?: (next: string | null) => void): Promise<ExportPage>;
 }
 
 export interface ExportPlan {
@@ -77,10 +83,12 @@ export const startPosition = (): ExportPosition => ({ section: 0, after: null, w
 export const READ_AHEAD_PAGES = 3;
 
 /**
- * A plan's pages in document order, read up to `depth` pages ahead of the consumer: when a
- * page arrives, the read of the one after it starts (its cursor is now known) while fewer
- * than `depth` pages wait to be consumed. A read for any other position (a resume) drops
- * what was read ahead and starts again there.
+ * A plan's pages in document order, read up to `depth` pages ahead of the consumer: as soon
+ * as a page's cursor is known (its `early` hint, else its arrival), the read of the one after
+ * it starts while fewer than `depth` pages wait to be consumed, so the database reads the
+ * next page's rows while this one's lists are read and rendered. A read for any other
+ * position (a resume, or a page that ended before its hint) drops what was read ahead and
+ * starts again there.
  */
 interface PageRead {
   section: number;
@@ -129,23 +137,26 @@ class PageReader {
 
   #start(section: number, after: string | null): void {
     if (this.#closed || section >= this.#plan.sections.length) return;
-    const page = this.#plan.sections[section]!.page(after);
-    const entry: PageRead = { section, after, page };
+    const entry: PageRead = { section, after, page: null! };
+    // The hint and the arrival both lead to the next read; whichever comes first while this
+    // is still the last read started (the other then finds a later one, or the same cursor).
+    entry.page = this.#plan.sections[section]!.page(after, (next) => this.#follow(entry, next));
     this.#queue.push(entry);
     this.#last = entry;
-    const settled = page.then(
-      (result) => this.#arrived(entry, result),
+    const settled = entry.page.then(
+      (result) => this.#follow(entry, result.next),
       () => undefined, // the consumer gets the failure from entry.page, or never needs it
     );
     this.#started.add(settled);
     void settled.finally(() => this.#started.delete(settled));
   }
 
-  #arrived(entry: PageRead, page: ExportPage): void {
+  /** The read after `entry`, which ends at `next`: started now if there is room, else when there is. */
+  #follow(entry: PageRead, next: string | null): void {
     if (this.#closed || this.#last !== entry) return;
-    const next = page.next === null ? { section: entry.section + 1, after: null } : { section: entry.section, after: page.next };
-    if (this.#queue.length < this.#depth) this.#start(next.section, next.after);
-    else this.#waiting = next;
+    const following = next === null ? { section: entry.section + 1, after: null } : { section: entry.section, after: next };
+    if (this.#queue.length < this.#depth) this.#start(following.section, following.after);
+    else this.#waiting = following;
   }
 }
 
