@@ -19,7 +19,7 @@ import type { DB } from '../../lambdas/db/schema.js';
 import { hashPassword } from '../../lambdas/domain/auth/passwords.js';
 import { createServiceAccount } from '../../lambdas/domain/auth/service-accounts.js';
 import { hashToken } from '../../lambdas/domain/auth/tokens.js';
-import { buildOrganizationExport, ORGANIZATION_EXPORT_SECTIONS } from '../../lambdas/domain/exports/organization-export.js';
+import { buildOrganizationExport, ORGANIZATION_EXPORT_SECTIONS, RELATION_ROWS } from '../../lambdas/domain/exports/organization-export.js';
 import { purgeDeletedWork } from '../../lambdas/domain/work/retention.js';
 import { renderPlan, renderPlanToString, type ExportJobContext, type ExportPosition } from '../../lambdas/domain/exports/plan.js';
 import { openEngine, type TestEngine } from '../support/engines.js';
@@ -741,6 +741,7 @@ describe('on the Data API stand-in (typed parameters, 64 KB rows, 1 MiB response
   const options = [g(), g()];
   const tasks = Array.from({ length: 230 }, () => g());
   const followers = Array.from({ length: 800 }, () => g());
+  const crowd = Array.from({ length: RELATION_ROWS + 150 }, () => g());
   const followerName = (i: number) => `F${i} "q" \\ \u2028 😀 ${'\u0001'.repeat(180)}`;
   const [otherTeam, sameTeamProject, otherTeamProject, section] = [g(), g(), g(), g()];
   /** tasks[2]: six projects and their sections named with 1,024 quotes (their JSON is twice that, and the Data API escapes it again), each in a team of its own. */
@@ -805,6 +806,14 @@ describe('on the Data API stand-in (typed parameters, 64 KB rows, 1 MiB response
     await db.insertInto('one_time_tokens').values({ token_hash: hashToken('aurora-invitation'), purpose: 'invitation', organization_gid: org, email: 'new@example.com', role: 'guest', created_by: alice, created_at: at, expires_at: new Date(at.getTime() + 20 * DAY) }).execute();
     await db.insertInto('project_templates').values({ gid: g(), organization_gid: org, team_gid: teamGid, name: 'Template', owner_gid: bob, template: json(bigSnapshot), created_at: at }).execute();
     await db.insertInto('messages').values({ gid: g(), organization_gid: org, parent_type: 'team', parent_gid: teamGid, title: 'Hi', text: 'Team talk', author_gid: bob, created_at: at, modified_at: at }).execute();
+    // tasks[3]: more followers and likes than one statement reads (RELATION_ROWS): the list
+    // continues in the next statement after its last row (a timestamp key bound again).
+    for (let s = 0; s < crowd.length; s += 500) {
+      const batch = crowd.slice(s, s + 500);
+      await db.insertInto('users').values(batch.map((gid, i) => ({ gid, email: `c${s + i}-${gid}@example.com`, name: `Crowd ${s + i}`, created_at: at, modified_at: at }))).execute();
+      await db.insertInto('task_followers').values(batch.map((user_gid, i) => ({ task_gid: tasks[3]!, user_gid, created_at: new Date(at.getTime() + (s + i) * 1000) }))).execute();
+      await db.insertInto('task_likes').values(batch.map((user_gid, i) => ({ task_gid: tasks[3]!, user_gid, created_at: new Date(at.getTime() + (s + i) * 10) }))).execute();
+    }
   }, 60_000);
 
   afterAll(async () => {
@@ -843,6 +852,15 @@ describe('on the Data API stand-in (typed parameters, 64 KB rows, 1 MiB response
     expect(heavyTask.num_likes).toBe(65);
     expect(heavyTask.likes.map((l: { gid: string; user: { name: string } }) => [l.gid, l.user.name])).toEqual([[alice, 'Person 0'], ...followers.slice(0, 64).map((gid, i) => [gid, followerName(i)])]);
   });
+
+  test('a list longer than one statement reads: every item once, in order', async () => {
+    const { doc } = await exportDoc({ gid: g(), organizationGid: org, createdAt: new Date(at.getTime() + 10 * DAY), modifiedSince: null, requestedBy: { kind: 'user' as const, gid: alice }, baseUrl: BASE_URL }, engine.db);
+    const task = byGid(doc.tasks, tasks[3]!)!;
+    expect(task.followers).toEqual(crowd.map((gid, i) => ({ gid, resource_type: 'user', name: `Crowd ${i}` })));
+    // Every task of this organization is liked by alice too, first (the earliest, with crowd[0]; her gid is smaller).
+    expect(task.num_likes).toBe(crowd.length + 1);
+    expect(task.likes.map((l: { gid: string }) => l.gid)).toEqual([alice, ...crowd]);
+  }, 60_000);
 
   test('a full and an incremental export render and validate', async () => {
     const context = { gid: g(), organizationGid: org, createdAt: new Date(at.getTime() + 10 * DAY), modifiedSince: null, requestedBy: { kind: 'user' as const, gid: alice }, baseUrl: BASE_URL };

@@ -54,7 +54,7 @@ export const TEMPLATE_PAGE_ROWS = 20;
 /** The most text one page of a section renders to (JSON with separators), like a database page's budget. */
 export const RENDERED_PAGE_BUDGET = 768 * 1024;
 /** Rows per statement of a related list (also bounded by keysetPage's byte budget). */
-const RELATION_ROWS = 5000;
+export const RELATION_ROWS = 5000;
 /** Characters per slice of a template snapshot: at most 32 KB in UTF-8, far below the Data API's 64 KB per row. */
 const SNAPSHOT_SLICE_CHARS = 8000;
 
