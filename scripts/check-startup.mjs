@@ -24,8 +24,10 @@ const port = await new Promise((resolve) => {
 });
 
 const started = Date.now();
+// Its own process group: tsx runs the server as a child process, and a failed check must stop both.
 const child = spawn('sh', ['-c', `exec ${script}`], {
   cwd: root,
+  detached: true,
   env: { ...process.env, LOCAL_DATA_DIR: dataDir, PORT: String(port), DATABASE_URL: '', PATH: `${join(root, 'node_modules/.bin')}:${process.env.PATH}` },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
@@ -35,17 +37,27 @@ child.stderr.on('data', (d) => (output += d));
 const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 
 const fail = (why) => {
-  process.stderr.write(`startup check FAILED: ${why}\n--- npm start output ---\n${output}\n`);
-  child.kill('SIGKILL');
+  process.stderr.write(`startup check FAILED: ${why}\n--- last answers ---\n${[...last].map(([p, a]) => `${p}: ${a}`).join('\n')}\n--- npm start output ---\n${output}\n`);
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
   rmSync(dataDir, { recursive: true, force: true });
   process.exit(1);
 };
 
+/** What each path answered last (a status, or the error), for the failure message. */
+const last = new Map();
 const ok = async (path) => {
   try {
-    const res = await fetch(`http://127.0.0.1:${port}${path}`);
+    // A request that hangs is given up after 10 s and tried again (fetch would wait 300 s).
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(10_000) });
+    await res.arrayBuffer();
+    last.set(path, `HTTP ${res.status}`);
     return res.status === 200;
-  } catch {
+  } catch (error) {
+    last.set(path, `${error?.name ?? 'Error'}: ${error?.message ?? error}`);
     return false;
   }
 };
