@@ -171,35 +171,36 @@ function renderLists<R>(rows: R[], owner: (row: R) => string, item: (row: R) => 
 }
 
 /**
- * A list of objects per owner (a task's tags, its followers), from the relation's rows:
- * `owner`, `at` (when added: the list's order) and the `named` object's gid.
+ * A list of objects per owner (a task's tags, followers or likes, a comment's likes), from
+ * the relation's rows: `owner`, `at` (when added: the list's order) and the `named`
+ * object's gid. Each item is the named object's compact JSON, or `item` of it.
  */
-async function namedList(db: Db, references: ReferenceCache, kind: ReferenceKind, query: Rows<{ owner: string; at: Date; named: string }>): Promise<Map<string, RenderedList>> {
+async function namedList(
+  db: Db,
+  references: ReferenceCache,
+  kind: ReferenceKind,
+  query: Rows<{ owner: string; at: Date; named: string }>,
+  item: (gid: string, json: string) => string = (_gid, json) => json,
+): Promise<Map<string, RenderedList>> {
   const rows = await related(db, query, [{ column: 'owner' }, { column: 'at' }, { column: 'named' }]);
   const found = await references.resolve(kind, rows.map((r) => r.named));
   return renderLists(
     rows,
     (r) => r.owner,
-    (r) => found.get(r.named)?.json ?? null,
+    (r) => {
+      const named = found.get(r.named);
+      return named ? item(r.named, named.json) : null;
+    },
   );
 }
 
 /** The likes of tasks or comments (`owners`), rendered: `{"gid": <user>, "user": <user compact>}` in the order given. */
-async function likesOf(db: Db, references: ReferenceCache, table: 'task_likes' | 'story_likes', owners: string[]): Promise<Map<string, RenderedList>> {
-  const query: Rows<{ owner: string; created_at: Date; user_gid: string }> =
+function likesOf(db: Db, references: ReferenceCache, table: 'task_likes' | 'story_likes', owners: string[]): Promise<Map<string, RenderedList>> {
+  const query =
     table === 'task_likes'
-      ? db.selectFrom('task_likes as l').select(['l.task_gid as owner', 'l.created_at', 'l.user_gid']).where('l.task_gid', 'in', owners)
-      : db.selectFrom('story_likes as l').select(['l.story_gid as owner', 'l.created_at', 'l.user_gid']).where('l.story_gid', 'in', owners);
-  const rows = await related(db, query, [{ column: 'owner' }, { column: 'created_at' }, { column: 'user_gid' }]);
-  const users = await references.resolve('user', rows.map((r) => r.user_gid));
-  return renderLists(
-    rows,
-    (r) => r.owner,
-    (r) => {
-      const u = users.get(r.user_gid);
-      return u ? `{"gid":${JSON.stringify(r.user_gid)},"user":${u.json}}` : null;
-    },
-  );
+      ? db.selectFrom('task_likes as l').select(['l.task_gid as owner', 'l.created_at as at', 'l.user_gid as named']).where('l.task_gid', 'in', owners)
+      : db.selectFrom('story_likes as l').select(['l.story_gid as owner', 'l.created_at as at', 'l.user_gid as named']).where('l.story_gid', 'in', owners);
+  return namedList(db, references, 'user', query, (gid, json) => `{"gid":${JSON.stringify(gid)},"user":${json}}`);
 }
 
 /** A JSON value that an engine may hand back as text (the Data API) or parsed (PGlite, node-postgres). */
@@ -581,7 +582,6 @@ function customFieldValue(v: ValueRow) {
   );
 }
 
-/** The organization's tasks (subtasks included): alive, or deleted within the window. */
 /** A task's projects, memberships (project and section) and teams, each rendered (joined by commas). */
 interface ProjectLists {
   projects: string;
@@ -625,6 +625,7 @@ async function projectListsOf(db: Db, references: ReferenceCache, tasks: string[
   return out;
 }
 
+/** The organization's tasks (subtasks included): alive, or deleted within the window. */
 function tasksSection(db: Db, scope: Scope, workspace: { gid: string; name: string }, references: ReferenceCache): ExportSection {
   const query = db
     .selectFrom('tasks as t')
