@@ -5,7 +5,7 @@
  * bundle's size, and its module initialization time, the median over fresh Node processes
  * of the time `await import(bundle)` takes (Node's own start excluded), with the
  * environment the deployed function gets (dummy values: nothing calls AWS at import) and
- * NODE_OPTIONS=--enable-source-maps as the function construct sets it.
+ * the NODE_OPTIONS the function construct sets for it (nodeOptions in lib/functions.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { BUNDLING, esbuildOptions } from '../lib/constructs/app-function.js';
-import { FUNCTIONS } from '../lib/functions.js';
+import { FUNCTIONS, nodeOptions, type FunctionSpec } from '../lib/functions.js';
 import { ROOT } from './spawn.js';
 import { DEPLOYED_ENV } from '../test/support/deployed-env.js';
 
@@ -50,10 +50,10 @@ const median = (values: number[]) => {
 };
 
 /** One fresh process importing the bundle: how long the import took, and the whole process. */
-function sample(file: string): { init: number; process: number } {
+function sample(file: string, options: string): { init: number; process: number } {
   const script = `const t0 = performance.now(); const m = await import(${JSON.stringify(`file://${file}`)}); const t1 = performance.now(); if (typeof m.handler !== 'function') throw new Error('no handler'); process.stdout.write(JSON.stringify({ init: t1 - t0 }));`;
   const started = performance.now();
-  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH ?? '', ...DEPLOYED_ENV }, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH ?? '', ...DEPLOYED_ENV, NODE_OPTIONS: options }, encoding: 'utf8' });
   const elapsed = performance.now() - started;
   if (result.status !== 0) throw new Error(`importing ${file} failed: ${result.stderr}`);
   return { init: (JSON.parse(result.stdout) as { init: number }).init, process: elapsed };
@@ -64,18 +64,18 @@ export async function coldStart(options: { samples: number; functions?: string[]
   for (const name of names) if (!(name in FUNCTIONS)) throw new Error(`no function ${name} in lib/functions.ts (${Object.keys(FUNCTIONS).join(', ')})`);
   const dir = await mkdtemp(join(tmpdir(), 'bench-bundles-'));
   try {
-    const entries: [string, { file: string } | { contents: string }][] = [
-      ['(empty function)', { contents: EMPTY_HANDLER }],
-      ...Object.entries(FUNCTIONS)
+    const entries: [string, { file: string } | { contents: string }, string][] = [
+      ['(empty function)', { contents: EMPTY_HANDLER }, nodeOptions({})],
+      ...(Object.entries(FUNCTIONS) as [string, FunctionSpec][])
         .filter(([name]) => names.includes(name))
-        .map(([name, spec]) => [name, { file: join(ROOT, spec.entry) }] as [string, { file: string }]),
+        .map(([name, spec]) => [name, { file: join(ROOT, spec.entry) }, nodeOptions(spec)] as [string, { file: string }, string]),
     ];
-    const files = await Promise.all(entries.map(async ([name, entry]) => [name, await bundle(dir, name.replace(/\W/g, '_'), entry)] as const));
+    const files = await Promise.all(entries.map(async ([name, entry, options]) => [name, await bundle(dir, name.replace(/\W/g, '_'), entry), options] as const));
     // Rounds over all bundles (not all samples of one, then the next), so load from
     // anything else on the machine spreads over every function alike.
     const samples = files.map(() => [] as { init: number; process: number }[]);
     for (let round = 0; round < options.samples; round++) {
-      files.forEach(([, file], i) => samples[i]!.push(sample(file)));
+      files.forEach(([, file, options], i) => samples[i]!.push(sample(file, options)));
       options.log?.(`  cold start: round ${round + 1}/${options.samples}`);
     }
     const rows: ColdStartRow[] = [];

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import { join } from 'node:path';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
@@ -151,6 +152,10 @@ export interface ExportFigures {
   rss_before_mb: number;
   peak_rss_mb: number;
   peak_heap_mb: number;
+  /** CPU time (user + system, all threads: gzip and hashing too) the export's process spent during the export. */
+  cpu_seconds: number;
+  /** V8's heap limit in the export's process (old space plus young generation): shows the flags it ran with. */
+  heap_limit_mb: number;
 }
 
 const MB = 1024 * 1024;
@@ -227,9 +232,11 @@ export async function exportRun(input: { dataset: DatasetRef; workDir: string })
     const memory = memorySampler();
     const rssBefore = process.memoryUsage().rss / MB;
     meter.reset();
+    const cpuBefore = process.cpuUsage();
     const started = performance.now();
     const outcome = await runExportStep(deps, { export_gid: job.gid, step: 0 }, () => 3_600_000, { plans: { ...PLAN_BUILDERS, organization } });
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
     const { peakRssMb, peakHeapMb } = memory.stop();
     if (outcome !== 'finished') throw new Error(`export step ended ${outcome}`);
     const row = await database.db.selectFrom('export_jobs').select(['manifest']).where('gid', '=', job.gid).executeTakeFirstOrThrow();
@@ -252,6 +259,8 @@ export async function exportRun(input: { dataset: DatasetRef; workDir: string })
       rss_before_mb: rssBefore,
       peak_rss_mb: peakRssMb,
       peak_heap_mb: peakHeapMb,
+      cpu_seconds: (cpu.user + cpu.system) / 1e6,
+      heap_limit_mb: getHeapStatistics().heap_size_limit / MB,
     };
   } finally {
     await database.close();

@@ -34,6 +34,10 @@ export interface ExportRow {
   /** peak_rss_mb - rss_before_export_mb: what the export itself adds. */
   rss_growth_mb: number;
   peak_heap_mb: number;
+  /** CPU seconds of the export's process (all its threads) during the export. */
+  cpu_seconds: number;
+  /** V8's heap limit in the export's process (the deployed export worker's flags: lib/functions.ts). */
+  heap_limit_mb: number;
   engine_rows: number;
   engine_bytes: number;
   generate_seconds: number;
@@ -141,15 +145,17 @@ const n = (value: number, digits = 0) => value.toLocaleString('en-US', { minimum
 
 export function exportTable(rows: ExportRow[]): string {
   return table(
-    ['engine', 'tasks', 'rows', 'seconds', 'rows/s', 'peak RSS MB', '(export adds)', 'stmts/1k tasks', 'max page KiB', 'engine s', 'ratio'],
+    ['engine', 'tasks', 'rows', 'seconds', 'process CPU s', 'rows/s', 'peak RSS MB', '(export adds)', 'peak heap MB', 'stmts/1k tasks', 'max page KiB', 'engine s', 'ratio'],
     rows.map((r) => [
       r.engine,
       n(r.tasks),
       n(r.rows),
       n(r.seconds, 1),
+      n(r.cpu_seconds, 1),
       n(r.rows_per_second),
       n(r.peak_rss_mb),
       n(r.rss_growth_mb),
+      n(r.peak_heap_mb),
       n(r.statements_per_1k_tasks, 1),
       n(r.max_page_bytes / 1024),
       n(r.engine_seconds, 2),

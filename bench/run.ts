@@ -12,7 +12,8 @@
  *   --cold-samples 20         fresh processes per bundle for the cold-start medians
  *   --functions api,purge     cold start of these functions only (default: every one of lib/functions.ts)
  *   --warmup 5                warm-up requests per connection before each API route's run
- *   --max-old-space MB        V8 heap limit of the export process (e.g. to see what the export needs live)
+ *   --max-old-space MB        V8 old-space limit of the export process instead of the deployed export
+ *                             worker's (lib/functions.ts EXPORT_WORKER_V8_FLAGS), e.g. to see what it needs live
  *   --out bench/results.json  where the results go
  *   --keep-data DIR           keep generated PGlite datasets in DIR and reuse them on later runs
  */
@@ -23,6 +24,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stop as stopEsbuild } from 'esbuild';
+import { FUNCTIONS } from '../lib/functions.js';
 import { hashPassword } from '../lambdas/domain/auth/passwords.js';
 import { BENCH_PASSWORD, load, logIn, type ApiRow, type DirectRequest, type ServerArgs, type ServerReady } from './api.js';
 import { coldStart } from './cold-start.js';
@@ -72,6 +74,8 @@ const coldSamples = positiveInt('cold-samples', values['cold-samples']);
 const functions = values.functions?.split(',').map((f) => f.trim());
 const warmupPerConnection = positiveInt('warmup', values.warmup);
 const maxOldSpace = values['max-old-space'] ? positiveInt('max-old-space', values['max-old-space']) : undefined;
+/** The export runs with the deployed export worker's V8 flags (its pinned heap); --max-old-space replaces the old-space limit. */
+const exportV8Flags = [...(FUNCTIONS.exportWorker.v8Flags ?? []).filter((flag) => !(maxOldSpace && flag.startsWith('--max-old-space-size='))), ...(maxOldSpace ? [`--max-old-space-size=${maxOldSpace}`] : [])];
 const out = resolve(values.out);
 const keepData = values['keep-data'] ? resolve(values['keep-data']) : undefined;
 
@@ -136,7 +140,7 @@ async function exportPart(bundle: ChildBundle, work: string): Promise<ExportRow[
       const data = await dataset(bundle, work, engine, tasks);
       try {
         log(`export [${engine} ${tasks} tasks]: generated in ${data.generateSeconds.toFixed(1)} s; exporting...`);
-        const figures = await runChild<ExportFigures>(bundle, 'export', { dataset: data.ref, workDir: work }, { execArgv: ['--expose-gc', ...(maxOldSpace ? [`--max-old-space-size=${maxOldSpace}`] : [])] });
+        const figures = await runChild<ExportFigures>(bundle, 'export', { dataset: data.ref, workDir: work }, { execArgv: ['--expose-gc', ...exportV8Flags] });
         log(`export [${engine} ${tasks} tasks]: ${figures.seconds.toFixed(1)} s; the engine's own JSON...`);
         const engineFigures = await runChild<EngineFigures>(bundle, 'engine', { dataset: data.ref });
         if (figures.counts.tasks !== tasks) throw new Error(`the export wrote ${figures.counts.tasks} tasks, expected ${tasks}`);
@@ -159,6 +163,8 @@ async function exportPart(bundle: ChildBundle, work: string): Promise<ExportRow[
           rss_before_export_mb: figures.rss_before_mb,
           rss_growth_mb: figures.peak_rss_mb - figures.rss_before_mb,
           peak_heap_mb: figures.peak_heap_mb,
+          cpu_seconds: figures.cpu_seconds,
+          heap_limit_mb: figures.heap_limit_mb,
           engine_rows: engineFigures.rows,
           engine_bytes: engineFigures.bytes,
           generate_seconds: data.generateSeconds,
@@ -270,7 +276,7 @@ async function main() {
       platform: `${process.platform}-${process.arch}`,
       note: process.env.BENCH_NOTE ?? '',
     },
-    options: { tasks: sizes, parts: [...parts], engines, duration_seconds: duration, connections, warmup_per_connection: warmupPerConnection, max_old_space_mb: maxOldSpace ?? null, api_tasks: apiTasks, cold_samples: coldSamples, functions: functions ?? 'all' },
+    options: { tasks: sizes, parts: [...parts], engines, duration_seconds: duration, connections, warmup_per_connection: warmupPerConnection, max_old_space_mb: maxOldSpace ?? null, export_v8_flags: exportV8Flags, api_tasks: apiTasks, cold_samples: coldSamples, functions: functions ?? 'all' },
     export: [],
     api: [],
     cold_start: [],

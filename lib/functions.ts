@@ -78,7 +78,25 @@ export interface FunctionSpec {
   awsDeps?: boolean;
   /** Ship lambdas/db/migrations next to the bundle. */
   bundleMigrations?: boolean;
+  /** V8 flags added to NODE_OPTIONS (after --enable-source-maps). */
+  v8Flags?: readonly string[];
 }
+
+/**
+ * The export worker's V8 heap, pinned. Node sizes the heap from the memory it sees: the
+ * old space is a quarter of it, doubled on 64-bit (512 MB for 1,024 MB; 4 GB on a 24 GB
+ * machine, where V8 lets the heap grow to four times what survives a collection before
+ * collecting again, against about 1.4 times under a 512 MB limit). Pinning it gives the
+ * function the same heap on every Node version and lets the benchmark run the export
+ * with exactly these flags (bench/run.ts), whatever machine it runs on. The young
+ * generation is pinned at 16 MB semi-spaces, larger than the 4 MB Node would give a
+ * 1,024 MB function: with 4 MB the benchmark's 100,000-task export took 15-45% longer
+ * (more scavenges, more objects promoted), and the function has memory to spare.
+ */
+export const EXPORT_WORKER_V8_FLAGS = ['--max-old-space-size=512', '--max-semi-space-size=16'] as const;
+
+/** NODE_OPTIONS of a function: source-mapped stack traces, and the spec's V8 flags. */
+export const nodeOptions = (spec: Pick<FunctionSpec, 'v8Flags'>): string => ['--enable-source-maps', ...(spec.v8Flags ?? [])].join(' ');
 
 export const FUNCTIONS = {
   api: {
@@ -175,6 +193,7 @@ export const FUNCTIONS = {
     awsDeps: true,
     // Sends to the exports queue to hand the rest of a long export to a new invocation.
     uses: { database: true, appSecret: true, exportBucket: { exports: 'read-write' }, sendsTo: ['exports', 'mail'] },
+    v8Flags: EXPORT_WORKER_V8_FLAGS,
   },
   exportDeadLetter: {
     entry: 'lambdas/handlers/export-dead-letter.ts',

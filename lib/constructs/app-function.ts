@@ -120,6 +120,8 @@ export interface AppFunctionProps {
   logRetention: logs.RetentionDays;
   /** Copy lambdas/db/migrations next to the bundle (the migrate function). */
   bundleMigrations?: boolean;
+  /** NODE_OPTIONS; --enable-source-maps when not given. */
+  nodeOptions?: string;
   environment?: Record<string, string>;
 }
 
@@ -170,7 +172,7 @@ export class AppFunction extends Construct {
       logGroup: this.logGroup,
       tracing: lambda.Tracing.ACTIVE,
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: props.nodeOptions ?? '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         ...props.environment,
       },

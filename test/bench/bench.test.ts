@@ -67,6 +67,10 @@ describe('npm run bench on a small organization', () => {
     expect(row.statements).toBeLessThan(row.rows / 10);
     expect(row.max_page_bytes).toBeLessThan(1024 * 1024);
     expect(row.peak_rss_mb).toBeGreaterThanOrEqual(row.rss_before_export_mb);
+    expect(row.cpu_seconds).toBeGreaterThan(0);
+    // The export ran with the deployed export worker's V8 heap: old space plus three semi-spaces.
+    const flag = (name: string) => Number(FUNCTIONS.exportWorker.v8Flags.find((f) => f.startsWith(`--${name}=`))!.split('=')[1]);
+    expect(row.heap_limit_mb).toBe(flag('max-old-space-size') + 3 * flag('max-semi-space-size'));
     expect(row.engine_rows).toBeGreaterThan(row.rows);
     expect(row.stored_bytes).toBeLessThan(row.document_bytes); // gzip
     const tasks = row.sections.find((s) => s.name === 'tasks')!;

@@ -419,7 +419,10 @@ describe('stateless stack', () => {
       expect(t.findResources('AWS::Logs::LogGroup')[logicalId(fn.logGroup)]!.Properties.RetentionInDays).toBe(s.config.logRetentionDays);
       // No AWS managed policy on function roles (they only write to their own log group).
       expect(t.findResources('AWS::IAM::Role')[logicalId(fn.role)]!.Properties.ManagedPolicyArns).toBeUndefined();
+      // Source-mapped stack traces everywhere, and the spec's V8 flags (the export worker's pinned heap).
+      expect([name, fnResource(name).Properties.Environment.Variables.NODE_OPTIONS]).toEqual([name, ['--enable-source-maps', ...(spec.v8Flags ?? [])].join(' ')]);
     }
+    expect(fnResource('exportWorker').Properties.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps --max-old-space-size=512 --max-semi-space-size=16');
   });
 
   test('bind helpers: each variable comes with exactly its grant', () => {
