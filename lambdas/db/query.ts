@@ -9,6 +9,18 @@ export function json<T>(value: T): RawBuilder<T> {
   return sql<T>`cast(${JSON.stringify(value)} as jsonb)`;
 }
 
+/**
+ * `column = any(gids)` with the list bound as one text parameter (comma-separated), not
+ * one parameter per gid: an export page names up to 1,000 gids in a statement, which as
+ * separate parameters cost more to encode, send and bind than the rows they select (the
+ * Data API binds no arrays, so the list travels as text). Gids are digits; one holding a
+ * comma would split, so it is refused.
+ */
+export function gidIn(column: string, gids: readonly string[]): RawBuilder<boolean> {
+  for (const gid of gids) if (gid.includes(',')) throw new Error(`gidIn: not a gid: ${JSON.stringify(gid)}`);
+  return sql<boolean>`${sql.ref(column)} = any(string_to_array(${gids.join(',')}, ','))`;
+}
+
 /** A calendar date ('YYYY-MM-DD') bound as a date on every engine. */
 export function dateValue(day: string): RawBuilder<string> {
   return sql<string>`cast(${day} as date)`;

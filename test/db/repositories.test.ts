@@ -8,7 +8,7 @@ import { sequentialIds } from '../../lambdas/adapters/ids.js';
 import { organizations } from '../../lambdas/db/repositories/organizations.js';
 import { outbox } from '../../lambdas/db/repositories/outbox.js';
 import { users } from '../../lambdas/db/repositories/users.js';
-import { dateOnly, dateValue, decodeCursor, encodeCursor, InvalidCursorError, isUniqueViolation, json, keysetPage, PAGE_BYTE_BUDGET } from '../../lambdas/db/query.js';
+import { dateOnly, dateValue, decodeCursor, encodeCursor, gidIn, InvalidCursorError, isUniqueViolation, json, keysetPage, PAGE_BYTE_BUDGET } from '../../lambdas/db/query.js';
 import { engineNames, openEngine, type TestEngine } from '../support/engines.js';
 
 describe.each(engineNames)('repositories on %s', (engineName) => {
@@ -61,6 +61,20 @@ describe.each(engineNames)('repositories on %s', (engineName) => {
     expect(rows[0]!.doc).toEqual(doc);
     expect(dateOnly(rows[0]!.day)).toBe('2026-02-28');
     expect(Number(rows[0]!.n)).toBeGreaterThan(0);
+  });
+
+  test('gidIn: a list of gids bound as one parameter selects exactly those rows, none for an empty list; a comma is refused', async () => {
+    const made: { gid: string }[] = [];
+    for (let i = 0; i < 3; i++) made.push(await users.create(engine.db, { gid: ids.gid(), email: `in-${i}-${engineName}@example.com`, name: `In ${i}`, now: t0 }));
+    const select = (gids: string[]) =>
+      engine.db.selectFrom('users').select('gid').where(gidIn('gid', gids)).orderBy('gid').execute().then((rows) => rows.map((r) => r.gid));
+    // 1,200 gids (most naming nobody): one parameter whatever the length.
+    const many = [made[2]!.gid, ...Array.from({ length: 1200 }, (_, i) => String(9_000_000_000_000_000 + i)), made[0]!.gid];
+    expect(await select(many)).toEqual([made[0]!.gid, made[2]!.gid]);
+    expect(gidIn('gid', many).compile(engine.db).parameters).toHaveLength(1);
+    expect(await select([made[1]!.gid])).toEqual([made[1]!.gid]);
+    expect(await select([])).toEqual([]);
+    expect(() => gidIn('gid', [made[0]!.gid, `${made[1]!.gid},${made[2]!.gid}`])).toThrow('not a gid');
   });
 
   describe('outbox', () => {

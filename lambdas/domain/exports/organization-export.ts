@@ -32,7 +32,7 @@
  * tokens, blob keys or pre-signed URLs).
  */
 import { sql, type RawBuilder, type SelectQueryBuilder } from 'kysely';
-import { cursorAfter, dateOnly, decodeCursor, keysetPage, toNumber, type KeysetColumn } from '../../db/query.js';
+import { cursorAfter, dateOnly, gidIn, decodeCursor, keysetPage, toNumber, type KeysetColumn } from '../../db/query.js';
 import { iso, type Db } from '../work/common.js';
 import { enumOptionView } from '../work/custom-fields.js';
 import { customFieldValueView, type ChosenValues } from '../work/task-views.js';
@@ -198,8 +198,8 @@ async function namedList(
 function likesOf(db: Db, references: ReferenceCache, table: 'task_likes' | 'story_likes', owners: string[]): Promise<Map<string, RenderedList>> {
   const query =
     table === 'task_likes'
-      ? db.selectFrom('task_likes as l').select(['l.task_gid as owner', 'l.created_at as at', 'l.user_gid as named']).where('l.task_gid', 'in', owners)
-      : db.selectFrom('story_likes as l').select(['l.story_gid as owner', 'l.created_at as at', 'l.user_gid as named']).where('l.story_gid', 'in', owners);
+      ? db.selectFrom('task_likes as l').select(['l.task_gid as owner', 'l.created_at as at', 'l.user_gid as named']).where(gidIn('l.task_gid', owners))
+      : db.selectFrom('story_likes as l').select(['l.story_gid as owner', 'l.created_at as at', 'l.user_gid as named']).where(gidIn('l.story_gid', owners));
   return namedList(db, references, 'user', query, (gid, json) => `{"gid":${JSON.stringify(gid)},"user":${json}}`);
 }
 
@@ -593,7 +593,7 @@ const NO_PROJECT_LISTS: ProjectLists = { projects: '', memberships: '', teams: '
 
 /** The projects lists of tasks: in the order the task was added to them; each team once, in the order of its first project. */
 async function projectListsOf(db: Db, references: ReferenceCache, tasks: string[]): Promise<Map<string, ProjectLists>> {
-  const rows = await related(db, db.selectFrom('task_projects as tp').select(['tp.task_gid', 'tp.added_at', 'tp.project_gid', 'tp.section_gid']).where('tp.task_gid', 'in', tasks), [
+  const rows = await related(db, db.selectFrom('task_projects as tp').select(['tp.task_gid', 'tp.added_at', 'tp.project_gid', 'tp.section_gid']).where(gidIn('tp.task_gid', tasks)), [
     { column: 'task_gid' },
     { column: 'added_at' },
     { column: 'project_gid' },
@@ -645,8 +645,8 @@ function tasksSection(db: Db, scope: Scope, workspace: { gid: string; name: stri
       const gids = rows.map((t) => t.gid);
       const [memberships, tags, followers, likes, values] = await Promise.all([
         projectListsOf(db, references, gids),
-        namedList(db, references, 'tag', db.selectFrom('task_tags as tt').select(['tt.task_gid as owner', 'tt.added_at as at', 'tt.tag_gid as named']).where('tt.task_gid', 'in', gids)),
-        namedList(db, references, 'user', db.selectFrom('task_followers as f').select(['f.task_gid as owner', 'f.created_at as at', 'f.user_gid as named']).where('f.task_gid', 'in', gids)),
+        namedList(db, references, 'tag', db.selectFrom('task_tags as tt').select(['tt.task_gid as owner', 'tt.added_at as at', 'tt.tag_gid as named']).where(gidIn('tt.task_gid', gids))),
+        namedList(db, references, 'user', db.selectFrom('task_followers as f').select(['f.task_gid as owner', 'f.created_at as at', 'f.user_gid as named']).where(gidIn('f.task_gid', gids))),
         likesOf(db, references, 'task_likes', gids),
         related(
           db,
@@ -668,7 +668,7 @@ function tasksSection(db: Db, scope: Scope, workspace: { gid: string; name: stri
                 from (select array(select jsonb_array_elements_text(coalesce(v.multi_values, '[]'::jsonb))) as gids) mx join users mu on mu.gid = any(mx.gids)
                 where f.resource_subtype = 'people')`.as('multi_people'),
             )
-            .where('v.task_gid', 'in', gids)
+            .where(gidIn('v.task_gid', gids))
             .where('f.organization_gid', '=', scope.organizationGid)
             .where(kept(scope, 'f')),
           [{ column: 'task_gid' }, { column: 'field_gid' }],

@@ -16,6 +16,7 @@
  */
 import { sql, type SelectQueryBuilder } from 'kysely';
 import type { Db } from '../work/common.js';
+import { gidIn } from '../../db/query.js';
 import { projectCompact, sectionCompact, tagCompact, teamCompact, userCompact } from '../work/present.js';
 import { allPages } from './task-rows.js';
 
@@ -62,19 +63,19 @@ function source(db: Db, kind: ReferenceKind, gids: string[], filters: ReferenceF
   const noTeam = sql<null>`null`.as('team_gid');
   switch (kind) {
     case 'user':
-      return db.selectFrom('users as x').select(['x.gid', 'x.name', noTeam]).where('x.gid', 'in', gids);
+      return db.selectFrom('users as x').select(['x.gid', 'x.name', noTeam]).where(gidIn('x.gid', gids));
     case 'section':
-      return db.selectFrom('sections as x').select(['x.gid', 'x.name', noTeam]).where('x.gid', 'in', gids);
+      return db.selectFrom('sections as x').select(['x.gid', 'x.name', noTeam]).where(gidIn('x.gid', gids));
     case 'team':
-      return db.selectFrom('teams as x').select(['x.gid', 'x.name', noTeam]).where('x.gid', 'in', gids);
+      return db.selectFrom('teams as x').select(['x.gid', 'x.name', noTeam]).where(gidIn('x.gid', gids));
     case 'project':
       // Deleted projects are always exported (with deleted_at), so a task still names them.
-      return db.selectFrom('projects as x').select(['x.gid', 'x.name', 'x.team_gid']).where('x.gid', 'in', gids).where('x.organization_gid', '=', filters.organizationGid);
+      return db.selectFrom('projects as x').select(['x.gid', 'x.name', 'x.team_gid']).where(gidIn('x.gid', gids)).where('x.organization_gid', '=', filters.organizationGid);
     case 'tag':
       return db
         .selectFrom('tags as x')
         .select(['x.gid', 'x.name', noTeam])
-        .where('x.gid', 'in', gids)
+        .where(gidIn('x.gid', gids))
         .where('x.organization_gid', '=', filters.organizationGid)
         .where(sql<boolean>`(x.deleted_at is null or x.deleted_at >= ${filters.cutoff})`);
   }
