@@ -129,12 +129,14 @@ describe('the table is checked', () => {
     expect(() => build({ ...FUNCTIONS, exportDeadLetter2: FUNCTIONS.exportDeadLetter })).toThrow(/Two functions consume the exports dead-letter queue/);
   });
 
-  test('docs/deploy.md lists every function with its handler, memory and timeout', () => {
+  test('docs/deploy.md lists every function with its handler, memory, timeout and V8 flags', () => {
     const docs = readFileSync(join(PROJECT_ROOT, 'docs/deploy.md'), 'utf8').split('\n');
     for (const [name, spec] of Object.entries(FUNCTIONS)) {
       const row = docs.find((line) => line.startsWith(`| \`${name}\` |`));
       expect([name, row]).toEqual([name, expect.stringContaining(`| \`${spec.entry}\` |`)]);
       expect([name, row]).toEqual([name, expect.stringContaining(`| ${spec.memoryMb} MB, ${spec.timeoutSeconds} s |`)]);
+      const v8Flags: readonly string[] = 'v8Flags' in spec ? spec.v8Flags : [];
+      if (v8Flags.length) expect([name, row]).toEqual([name, expect.stringContaining(`\`${v8Flags.join(' ')}\``)]);
     }
   });
 
