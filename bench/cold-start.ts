@@ -5,7 +5,8 @@
  * bundle's size, and its module initialization time, the median over fresh Node processes
  * of the time `await import(bundle)` takes (Node's own start excluded), with the
  * environment the deployed function gets (dummy values: nothing calls AWS at import) and
- * the NODE_OPTIONS the function construct sets for it (nodeOptions in lib/functions.ts).
+ * NODE_OPTIONS=--enable-source-maps as the function construct sets it, plus the function's
+ * pinned V8 flags on the command line (v8Flags in lib/functions.ts), as its exec wrapper starts it.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -13,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { BUNDLING, esbuildOptions } from '../lib/constructs/app-function.js';
-import { FUNCTIONS, nodeOptions, type FunctionSpec } from '../lib/functions.js';
+import { FUNCTIONS, type FunctionSpec } from '../lib/functions.js';
 import { ROOT } from './spawn.js';
 import { DEPLOYED_ENV } from '../test/support/deployed-env.js';
 
@@ -50,10 +51,10 @@ const median = (values: number[]) => {
 };
 
 /** One fresh process importing the bundle: how long the import took, and the whole process. */
-function sample(file: string, options: string): { init: number; process: number } {
+function sample(file: string, v8Flags: readonly string[]): { init: number; process: number } {
   const script = `const t0 = performance.now(); const m = await import(${JSON.stringify(`file://${file}`)}); const t1 = performance.now(); if (typeof m.handler !== 'function') throw new Error('no handler'); process.stdout.write(JSON.stringify({ init: t1 - t0 }));`;
   const started = performance.now();
-  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH ?? '', ...DEPLOYED_ENV, NODE_OPTIONS: options }, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, [...v8Flags, '--input-type=module', '-e', script], { env: { PATH: process.env.PATH ?? '', ...DEPLOYED_ENV }, encoding: 'utf8' });
   const elapsed = performance.now() - started;
   if (result.status !== 0) throw new Error(`importing ${file} failed: ${result.stderr}`);
   return { init: (JSON.parse(result.stdout) as { init: number }).init, process: elapsed };
@@ -64,18 +65,18 @@ export async function coldStart(options: { samples: number; functions?: string[]
   for (const name of names) if (!(name in FUNCTIONS)) throw new Error(`no function ${name} in lib/functions.ts (${Object.keys(FUNCTIONS).join(', ')})`);
   const dir = await mkdtemp(join(tmpdir(), 'bench-bundles-'));
   try {
-    const entries: [string, { file: string } | { contents: string }, string][] = [
-      ['(empty function)', { contents: EMPTY_HANDLER }, nodeOptions({})],
+    const entries: [string, { file: string } | { contents: string }, readonly string[]][] = [
+      ['(empty function)', { contents: EMPTY_HANDLER }, []],
       ...(Object.entries(FUNCTIONS) as [string, FunctionSpec][])
         .filter(([name]) => names.includes(name))
-        .map(([name, spec]) => [name, { file: join(ROOT, spec.entry) }, nodeOptions(spec)] as [string, { file: string }, string]),
+        .map(([name, spec]) => [name, { file: join(ROOT, spec.entry) }, spec.v8Flags ?? []] as [string, { file: string }, readonly string[]]),
     ];
-    const files = await Promise.all(entries.map(async ([name, entry, options]) => [name, await bundle(dir, name.replace(/\W/g, '_'), entry), options] as const));
+    const files = await Promise.all(entries.map(async ([name, entry, v8Flags]) => [name, await bundle(dir, name.replace(/\W/g, '_'), entry), v8Flags] as const));
     // Rounds over all bundles (not all samples of one, then the next), so load from
     // anything else on the machine spreads over every function alike.
     const samples = files.map(() => [] as { init: number; process: number }[]);
     for (let round = 0; round < options.samples; round++) {
-      files.forEach(([, file, options], i) => samples[i]!.push(sample(file, options)));
+      files.forEach(([, file, v8Flags], i) => samples[i]!.push(sample(file, v8Flags)));
       options.log?.(`  cold start: round ${round + 1}/${options.samples}`);
     }
     const rows: ColdStartRow[] = [];

@@ -78,25 +78,25 @@ export interface FunctionSpec {
   awsDeps?: boolean;
   /** Ship lambdas/db/migrations next to the bundle. */
   bundleMigrations?: boolean;
-  /** V8 flags added to NODE_OPTIONS (after --enable-source-maps). */
+  /**
+   * V8 flags the function starts with, in place of the heap sizes the Node.js runtime
+   * derives from its memory (lib/runtime/v8-flags.sh, the function's exec wrapper).
+   */
   v8Flags?: readonly string[];
 }
 
 /**
- * The export worker's V8 heap, pinned. Node sizes the heap from the memory it sees: the
- * old space is a quarter of it, doubled on 64-bit (512 MB for 1,024 MB; 4 GB on a 24 GB
- * machine, where V8 lets the heap grow to four times what survives a collection before
- * collecting again, against about 1.4 times under a 512 MB limit). Pinning it gives the
- * function the same heap on every Node version and lets the benchmark run the export
- * with exactly these flags (bench/run.ts), whatever machine it runs on. The young
- * generation is pinned at 16 MB semi-spaces, larger than the 4 MB Node would give a
- * 1,024 MB function: with 4 MB the benchmark's 100,000-task export took 15-45% longer
- * (more scavenges, more objects promoted), and the function has memory to spare.
+ * The export worker's V8 heap, pinned. Node sizes the heap by itself from the memory it
+ * sees (a quarter of it, doubled on 64-bit: 4 GB on a 24 GB machine), and the Lambda
+ * runtime passes its own sizes on Node's command line (about 90% of the function's memory
+ * for the old space). With a large limit V8 lets the heap grow to several times what
+ * survives a full collection before collecting again, so the export's process would hold
+ * mostly garbage. 512 MB of old space keeps it near what the export keeps alive, and 16 MB
+ * semi-spaces keep scavenges cheap. The same flags run the export in the benchmark
+ * (bench/run.ts), so the figures it prints are the function's. NODE_OPTIONS cannot carry
+ * them (the runtime's command line comes after it): the function's exec wrapper does.
  */
 export const EXPORT_WORKER_V8_FLAGS = ['--max-old-space-size=512', '--max-semi-space-size=16'] as const;
-
-/** NODE_OPTIONS of a function: source-mapped stack traces, and the spec's V8 flags. */
-export const nodeOptions = (spec: Pick<FunctionSpec, 'v8Flags'>): string => ['--enable-source-maps', ...(spec.v8Flags ?? [])].join(' ');
 
 export const FUNCTIONS = {
   api: {

@@ -70,10 +70,28 @@ export function esbuildOptions() {
 export const MIGRATIONS_SOURCE = 'lambdas/db/migrations';
 export const MIGRATIONS_TARGET = 'migrations';
 
-/** Shell commands run after esbuild for functions that carry the SQL migrations. */
-export function copyMigrationsCommands(inputDir: string, outputDir: string): string[] {
-  const copy = "require('node:fs').cpSync(process.argv[1], process.argv[2], { recursive: true })";
-  return [`node -e "${copy}" "${join(inputDir, MIGRATIONS_SOURCE)}" "${join(outputDir, MIGRATIONS_TARGET)}"`];
+/** The exec wrapper that starts Node with a function's pinned V8 flags: its source, and its name in the bundle (/var/task). */
+export const V8_FLAGS_WRAPPER_SOURCE = 'lib/runtime/v8-flags.sh';
+export const V8_FLAGS_WRAPPER = 'v8-flags.sh';
+/** Where the wrapper reads the flags. */
+export const V8_FLAGS_ENV = 'LAMBDA_V8_FLAGS';
+
+/**
+ * Shell commands run after esbuild: the SQL migrations for the functions that carry them,
+ * the V8 flags wrapper (executable: the asset zip keeps file modes) for those that pin
+ * flags.
+ */
+export function afterBundlingCommands(props: Pick<AppFunctionProps, 'bundleMigrations' | 'v8Flags'>, inputDir: string, outputDir: string): string[] {
+  const commands: string[] = [];
+  if (props.bundleMigrations) {
+    const copy = "require('node:fs').cpSync(process.argv[1], process.argv[2], { recursive: true })";
+    commands.push(`node -e "${copy}" "${join(inputDir, MIGRATIONS_SOURCE)}" "${join(outputDir, MIGRATIONS_TARGET)}"`);
+  }
+  if (props.v8Flags?.length) {
+    const copy = "const fs = require('node:fs'); fs.copyFileSync(process.argv[1], process.argv[2]); fs.chmodSync(process.argv[2], 0o755)";
+    commands.push(`node -e "${copy}" "${join(inputDir, V8_FLAGS_WRAPPER_SOURCE)}" "${join(outputDir, V8_FLAGS_WRAPPER)}"`);
+  }
+  return commands;
 }
 
 /** Environment variable names read by lambdas/ (see lambdas/handlers/shared.ts). */
@@ -120,8 +138,11 @@ export interface AppFunctionProps {
   logRetention: logs.RetentionDays;
   /** Copy lambdas/db/migrations next to the bundle (the migrate function). */
   bundleMigrations?: boolean;
-  /** NODE_OPTIONS; --enable-source-maps when not given. */
-  nodeOptions?: string;
+  /**
+   * V8 flags that replace the heap sizes the Node.js runtime passes on its command line
+   * (through the V8_FLAGS_WRAPPER exec wrapper: NODE_OPTIONS cannot override them).
+   */
+  v8Flags?: readonly string[];
   environment?: Record<string, string>;
 }
 
@@ -172,7 +193,8 @@ export class AppFunction extends Construct {
       logGroup: this.logGroup,
       tracing: lambda.Tracing.ACTIVE,
       environment: {
-        NODE_OPTIONS: props.nodeOptions ?? '--enable-source-maps',
+        NODE_OPTIONS: '--enable-source-maps',
+        ...(props.v8Flags?.length ? { AWS_LAMBDA_EXEC_WRAPPER: `/var/task/${V8_FLAGS_WRAPPER}`, [V8_FLAGS_ENV]: props.v8Flags.join(' ') } : {}),
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         ...props.environment,
       },
@@ -186,12 +208,12 @@ export class AppFunction extends Construct {
         banner: BUNDLING.banner,
         bundleAwsSDK: true,
         externalModules: [...BUNDLING.external],
-        ...(props.bundleMigrations
+        ...(props.bundleMigrations || props.v8Flags?.length
           ? {
               commandHooks: {
                 beforeBundling: () => [],
                 beforeInstall: () => [],
-                afterBundling: (inputDir: string, outputDir: string) => copyMigrationsCommands(inputDir, outputDir),
+                afterBundling: (inputDir: string, outputDir: string) => afterBundlingCommands(props, inputDir, outputDir),
               },
             }
           : {}),

@@ -22,7 +22,7 @@ import { ApiFirewall } from '../constructs/api-firewall.js';
 import { AppFunction, ENV, type PrefixGrant } from '../constructs/app-function.js';
 import { RouteApi, routeTableRoutes, type ApiRoute } from '../constructs/route-api.js';
 import { FUNCTION_GROUPS, type FunctionGroup } from '../../lambdas/http/route-groups.js';
-import { FUNCTIONS, nodeOptions, type FunctionSpec } from '../functions.js';
+import { FUNCTIONS, type FunctionSpec } from '../functions.js';
 import { BaseStack, type BaseStackProps } from './base-stack.js';
 import type { StatefulStack } from './stateful-stack.js';
 
@@ -65,7 +65,7 @@ export class StatelessStack extends BaseStack {
         entry: spec.entry,
         description: spec.description,
         memoryMb: spec.memoryMb,
-        nodeOptions: nodeOptions(spec),
+        ...(spec.v8Flags ? { v8Flags: spec.v8Flags } : {}),
         timeout: Duration.seconds(spec.timeoutSeconds),
         logRetention,
         ...(spec.bundleMigrations ? { bundleMigrations: true } : {}),

@@ -18,12 +18,12 @@ import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build, stop, type BuildOptions, type Metafile } from 'esbuild';
-import { BUNDLING, esbuildOptions, MIGRATIONS_SOURCE, MIGRATIONS_TARGET, PROJECT_ROOT, copyMigrationsCommands } from '../../lib/constructs/app-function.js';
+import { afterBundlingCommands, BUNDLING, esbuildOptions, MIGRATIONS_SOURCE, MIGRATIONS_TARGET, PROJECT_ROOT, V8_FLAGS_ENV, V8_FLAGS_WRAPPER } from '../../lib/constructs/app-function.js';
 import { FUNCTIONS, type FunctionSpec } from '../../lib/functions.js';
 import { DEPLOYED_ENV } from '../support/deployed-env.js';
 
 /** Every function the stacks deploy: the table plus the backup stack's copier. */
-const functions: [string, Pick<FunctionSpec, 'entry' | 'bundleMigrations'>][] = [
+const functions: [string, Pick<FunctionSpec, 'entry' | 'bundleMigrations' | 'v8Flags'>][] = [
   ...(Object.entries(FUNCTIONS) as [string, FunctionSpec][]),
   ['snapshotCopier', { entry: 'lambdas/handlers/snapshot-copier.ts' }],
 ];
@@ -206,7 +206,7 @@ beforeAll(async () => {
         entryPoints: [join(PROJECT_ROOT, spec.entry)],
         outfile: join(dir, BUNDLING.outputFile),
       });
-      if (spec.bundleMigrations) for (const command of copyMigrationsCommands(PROJECT_ROOT, dir)) execSync(command, { cwd: PROJECT_ROOT });
+      for (const command of afterBundlingCommands(spec, PROJECT_ROOT, dir)) execSync(command, { cwd: PROJECT_ROOT });
       bundles.set(name, { dir, inputs: Object.keys(result.metafile!.inputs), metafile: result.metafile! });
     }),
   );
@@ -223,7 +223,8 @@ describe.each(functions)('%s', (name, spec) => {
     expect(statSync(file).size).toBeGreaterThan(1000);
     expect(existsSync(`${file}.map`)).toBe(true);
     expect(bundle.inputs.some((input) => input.includes('node_modules/@aws-sdk/client-'))).toBe(true);
-    expect(readdirSync(bundle.dir).filter((f) => f !== MIGRATIONS_TARGET).sort()).toEqual([BUNDLING.outputFile, `${BUNDLING.outputFile}.map`]);
+    expect(readdirSync(bundle.dir).filter((f) => f !== MIGRATIONS_TARGET && f !== V8_FLAGS_WRAPPER).sort()).toEqual([BUNDLING.outputFile, `${BUNDLING.outputFile}.map`]);
+    expect(existsSync(join(bundle.dir, V8_FLAGS_WRAPPER))).toBe(Boolean(spec.v8Flags));
   });
 
   test('loads in Node as an ES module and exports its handler', () => {
@@ -249,6 +250,32 @@ describe.each(functions)('%s', (name, spec) => {
       const source = readdirSync(join(PROJECT_ROOT, MIGRATIONS_SOURCE)).filter((f) => f.endsWith('.sql')).sort();
       expect(source.length).toBeGreaterThan(0);
       expect(shipped).toEqual(source);
+    });
+  }
+
+  if (spec.v8Flags) {
+    test('ships its exec wrapper, which starts Node with the pinned V8 flags instead of the runtime heap sizes', () => {
+      const wrapper = join(bundles.get(name)!.dir, V8_FLAGS_WRAPPER);
+      expect(statSync(wrapper).mode & 0o755).toBe(0o755); // the asset zip keeps the mode
+      const flag = (flagName: string, flags: readonly string[]) => Number(flags.find((f) => f.startsWith(`--${flagName}=`))?.split('=')[1]);
+      const expected = flag('max-old-space-size', spec.v8Flags!) + 3 * flag('max-semi-space-size', spec.v8Flags!);
+      const script = 'const v8 = await import("node:v8"); console.log(JSON.stringify({ limit: v8.getHeapStatistics().heap_size_limit / 2 ** 20, argv: process.argv.slice(1) }))';
+      const run = (runtimeArgs: string[], env: Record<string, string>) =>
+        JSON.parse(execFileSync(wrapper, [process.execPath, ...runtimeArgs, '--input-type=module', '-e', script, 'event-arg'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' })) as { limit: number; argv: string[] };
+      const pinned = { [V8_FLAGS_ENV]: spec.v8Flags!.join(' ') };
+      // As the Node.js runtime starts a 1,024 MB function (its heap sizes on the command line, both spellings), and with none.
+      for (const runtimeArgs of [
+        ['--expose-gc', '--max-http-header-size', '81920', '--max-semi-space-size=51', '--max-old-space-size=922'],
+        ['--max-semi-space-size', '51', '--max_old_space_size', '922'],
+        [],
+      ]) {
+        const started = run(runtimeArgs, pinned);
+        expect([runtimeArgs, started.limit]).toEqual([runtimeArgs, expected]);
+        expect(started.argv).toEqual(['event-arg']);
+      }
+      // The runtime's own sizes win without the wrapper's flags (and NODE_OPTIONS could not override them).
+      expect(run(['--max-semi-space-size=51', '--max-old-space-size=922'], {}).limit).toBeGreaterThan(922);
+      expect(run(['--max-semi-space-size=51', '--max-old-space-size=922'], { NODE_OPTIONS: spec.v8Flags!.join(' ') }).limit).toBeGreaterThan(922);
     });
   }
 });

@@ -31,7 +31,7 @@ import {
   type QueueName,
 } from '../../lib/config.js';
 import { COMMON_RULES_IN_COUNT_MODE, REDACTED_HEADERS } from '../../lib/constructs/api-firewall.js';
-import { ENV, RUNTIME } from '../../lib/constructs/app-function.js';
+import { ENV, RUNTIME, V8_FLAGS_ENV, V8_FLAGS_WRAPPER } from '../../lib/constructs/app-function.js';
 import { ACKNOWLEDGMENTS, MIN_REASON_LENGTH } from '../../lib/constructs/nag.js';
 import { FUNCTIONS, type FunctionSpec } from '../../lib/functions.js';
 import { COPIER_ENV } from '../../lib/stacks/backup-stack.js';
@@ -419,10 +419,13 @@ describe('stateless stack', () => {
       expect(t.findResources('AWS::Logs::LogGroup')[logicalId(fn.logGroup)]!.Properties.RetentionInDays).toBe(s.config.logRetentionDays);
       // No AWS managed policy on function roles (they only write to their own log group).
       expect(t.findResources('AWS::IAM::Role')[logicalId(fn.role)]!.Properties.ManagedPolicyArns).toBeUndefined();
-      // Source-mapped stack traces everywhere, and the spec's V8 flags (the export worker's pinned heap).
-      expect([name, fnResource(name).Properties.Environment.Variables.NODE_OPTIONS]).toEqual([name, ['--enable-source-maps', ...(spec.v8Flags ?? [])].join(' ')]);
+      // Source-mapped stack traces everywhere; the spec's V8 flags through the exec wrapper, and only there.
+      const vars = fnResource(name).Properties.Environment.Variables as Record<string, string>;
+      expect([name, vars.NODE_OPTIONS]).toEqual([name, '--enable-source-maps']);
+      const pinned = spec.v8Flags ? { AWS_LAMBDA_EXEC_WRAPPER: `/var/task/${V8_FLAGS_WRAPPER}`, [V8_FLAGS_ENV]: spec.v8Flags.join(' ') } : { AWS_LAMBDA_EXEC_WRAPPER: undefined, [V8_FLAGS_ENV]: undefined };
+      expect([name, { AWS_LAMBDA_EXEC_WRAPPER: vars.AWS_LAMBDA_EXEC_WRAPPER, [V8_FLAGS_ENV]: vars[V8_FLAGS_ENV] }]).toEqual([name, pinned]);
     }
-    expect(fnResource('exportWorker').Properties.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps --max-old-space-size=512 --max-semi-space-size=16');
+    expect(fnResource('exportWorker').Properties.Environment.Variables[V8_FLAGS_ENV]).toBe('--max-old-space-size=512 --max-semi-space-size=16');
   });
 
   test('bind helpers: each variable comes with exactly its grant', () => {
