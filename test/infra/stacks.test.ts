@@ -425,7 +425,7 @@ describe('stateless stack', () => {
       const pinned = spec.v8Flags ? { AWS_LAMBDA_EXEC_WRAPPER: `/var/task/${V8_FLAGS_WRAPPER}`, [V8_FLAGS_ENV]: spec.v8Flags.join(' ') } : { AWS_LAMBDA_EXEC_WRAPPER: undefined, [V8_FLAGS_ENV]: undefined };
       expect([name, { AWS_LAMBDA_EXEC_WRAPPER: vars.AWS_LAMBDA_EXEC_WRAPPER, [V8_FLAGS_ENV]: vars[V8_FLAGS_ENV] }]).toEqual([name, pinned]);
     }
-    expect(fnResource('exportWorker').Properties.Environment.Variables[V8_FLAGS_ENV]).toBe('--max-old-space-size=512 --max-semi-space-size=16');
+    expect(fnResource('exportWorker').Properties.Environment.Variables[V8_FLAGS_ENV]).toBe('--max-old-space-size=512 --max-semi-space-size=32');
   });
 
   test('bind helpers: each variable comes with exactly its grant', () => {
