@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Results } from '../../bench/report.js';
 import { FUNCTIONS } from '../../lib/functions.js';
+import { heapLimitMb } from '../support/v8-heap.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TASKS = 300;
@@ -69,8 +70,7 @@ describe('npm run bench on a small organization', () => {
     expect(row.peak_rss_mb).toBeGreaterThanOrEqual(row.rss_before_export_mb);
     expect(row.cpu_seconds).toBeGreaterThan(0);
     // The export ran with the deployed export worker's V8 heap: old space plus three semi-spaces.
-    const flag = (name: string) => Number(FUNCTIONS.exportWorker.v8Flags.find((f) => f.startsWith(`--${name}=`))!.split('=')[1]);
-    expect(row.heap_limit_mb).toBe(flag('max-old-space-size') + 3 * flag('max-semi-space-size'));
+    expect(row.heap_limit_mb).toBe(heapLimitMb(FUNCTIONS.exportWorker.v8Flags));
     expect(row.engine_rows).toBeGreaterThan(row.rows);
     expect(row.stored_bytes).toBeLessThan(row.document_bytes); // gzip
     const tasks = row.sections.find((s) => s.name === 'tasks')!;

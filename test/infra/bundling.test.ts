@@ -21,6 +21,7 @@ import { build, stop, type BuildOptions, type Metafile } from 'esbuild';
 import { afterBundlingCommands, BUNDLING, esbuildOptions, MIGRATIONS_SOURCE, MIGRATIONS_TARGET, PROJECT_ROOT, V8_FLAGS_ENV, V8_FLAGS_WRAPPER } from '../../lib/constructs/app-function.js';
 import { FUNCTIONS, type FunctionSpec } from '../../lib/functions.js';
 import { DEPLOYED_ENV } from '../support/deployed-env.js';
+import { heapLimitMb } from '../support/v8-heap.js';
 
 /** Every function the stacks deploy: the table plus the backup stack's copier. */
 const functions: [string, Pick<FunctionSpec, 'entry' | 'bundleMigrations' | 'v8Flags'>][] = [
@@ -257,8 +258,7 @@ describe.each(functions)('%s', (name, spec) => {
     test('ships its exec wrapper, which starts Node with the pinned V8 flags instead of the runtime heap sizes', () => {
       const wrapper = join(bundles.get(name)!.dir, V8_FLAGS_WRAPPER);
       expect(statSync(wrapper).mode & 0o755).toBe(0o755); // the asset zip keeps the mode
-      const flag = (flagName: string, flags: readonly string[]) => Number(flags.find((f) => f.startsWith(`--${flagName}=`))?.split('=')[1]);
-      const expected = flag('max-old-space-size', spec.v8Flags!) + 3 * flag('max-semi-space-size', spec.v8Flags!);
+      const expected = heapLimitMb(spec.v8Flags!);
       const script = 'const v8 = await import("node:v8"); console.log(JSON.stringify({ limit: v8.getHeapStatistics().heap_size_limit / 2 ** 20, argv: process.argv.slice(1) }))';
       const run = (runtimeArgs: string[], env: Record<string, string>) =>
         JSON.parse(execFileSync(wrapper, [process.execPath, ...runtimeArgs, '--input-type=module', '-e', script, 'event-arg'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' })) as { limit: number; argv: string[] };
