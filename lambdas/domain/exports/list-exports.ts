@@ -9,6 +9,7 @@
  * alphabetical order, then gid), and a second pass writes the rows.
  */
 import { sql } from 'kysely';
+import { gidIn } from '../../db/query.js';
 import { viewerIn, type Viewer } from '../access/policy.js';
 import type { Principal } from '../auth/sessions.js';
 import type { AppDeps } from '../deps.js';
@@ -114,7 +115,7 @@ async function listedFields(db: Db, pages: GidPages): Promise<CsvField[]> {
       .innerJoin('custom_fields as cf', 'cf.gid', 'v.custom_field_gid')
       .select(['cf.gid', 'cf.name'])
       .distinct()
-      .where('v.task_gid', 'in', gids)
+      .where(gidIn('v.task_gid', gids))
       .where('cf.deleted_at', 'is', null)
       .where(sql<boolean>`(v.text_value is not null or v.number_value is not null or v.date_value is not null or v.enum_option_gid is not null or v.multi_values is not null)`)
       .execute();

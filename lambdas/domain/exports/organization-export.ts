@@ -376,10 +376,10 @@ function projectsSection(db: Db, scope: Scope, workspace: { gid: string; name: s
       const [members, followers, settings] = await Promise.all([
         related(
           db,
-          db.selectFrom('project_memberships as m').innerJoin('users as u', 'u.gid', 'm.user_gid').select(['m.gid', 'm.project_gid', 'm.access_level', 'm.created_at', 'u.gid as user_gid', 'u.name as user_name']).where('m.project_gid', 'in', gids),
+          db.selectFrom('project_memberships as m').innerJoin('users as u', 'u.gid', 'm.user_gid').select(['m.gid', 'm.project_gid', 'm.access_level', 'm.created_at', 'u.gid as user_gid', 'u.name as user_name']).where(gidIn('m.project_gid', gids)),
           [{ column: 'project_gid' }, { column: 'created_at' }, { column: 'gid' }],
         ),
-        related(db, db.selectFrom('project_followers as f').innerJoin('users as u', 'u.gid', 'f.user_gid').select(['f.project_gid', 'f.created_at', 'u.gid as user_gid', 'u.name as user_name']).where('f.project_gid', 'in', gids), [
+        related(db, db.selectFrom('project_followers as f').innerJoin('users as u', 'u.gid', 'f.user_gid').select(['f.project_gid', 'f.created_at', 'u.gid as user_gid', 'u.name as user_name']).where(gidIn('f.project_gid', gids)), [
           { column: 'project_gid' },
           { column: 'created_at' },
           { column: 'user_gid' },
@@ -390,7 +390,7 @@ function projectsSection(db: Db, scope: Scope, workspace: { gid: string; name: s
             .selectFrom('project_custom_field_settings as cs')
             .innerJoin('custom_fields as cf', 'cf.gid', 'cs.custom_field_gid')
             .select(['cs.gid', 'cs.project_gid', 'cs.is_important', 'cs.position', 'cf.gid as field_gid', 'cf.name as field_name', 'cf.resource_subtype as field_subtype'])
-            .where('cs.project_gid', 'in', gids)
+            .where(gidIn('cs.project_gid', gids))
             .where(kept(scope, 'cf')),
           [{ column: 'project_gid' }, { column: 'position' }, { column: 'gid' }],
         ),
@@ -529,7 +529,7 @@ function customFieldsSection(db: Db, scope: Scope, workspace: { gid: string; nam
     async render(rows) {
       const enums = rows.filter((f) => f.resource_subtype === 'enum' || f.resource_subtype === 'multi_enum').map((f) => f.gid);
       const options = enums.length
-        ? await related(db, db.selectFrom('custom_field_enum_options as e').select(['e.gid', 'e.custom_field_gid', 'e.name', 'e.color', 'e.enabled', 'e.position']).where('e.custom_field_gid', 'in', enums), [
+        ? await related(db, db.selectFrom('custom_field_enum_options as e').select(['e.gid', 'e.custom_field_gid', 'e.name', 'e.color', 'e.enabled', 'e.position']).where(gidIn('e.custom_field_gid', enums)), [
             { column: 'custom_field_gid' },
             { column: 'position' },
             { column: 'gid' },

@@ -10,7 +10,7 @@
  * more than one page of them in memory.
  */
 import { sql, type RawBuilder, type SelectQueryBuilder } from 'kysely';
-import { keysetPage, PAGE_BYTE_BUDGET, toNumber, type KeysetColumn, type KeysetPage } from '../../db/query.js';
+import { gidIn, keysetPage, PAGE_BYTE_BUDGET, toNumber, type KeysetColumn, type KeysetPage } from '../../db/query.js';
 import { customFieldVisible, tagVisible, userVisible, type Viewer } from '../access/policy.js';
 import { iso, type Db } from '../work/common.js';
 import { loadStoryViews } from '../work/stories.js';
@@ -56,7 +56,7 @@ function ordinal(column: string, gids: readonly string[]): RawBuilder<number> {
 /** Splits gids (in order) into runs whose names and notes fit one response. */
 async function weighed(db: Db, gids: string[]): Promise<string[][]> {
   if (gids.length === 0) return [];
-  const rows = await db.selectFrom('tasks as t').select(['t.gid', sql<number>`octet_length(t.name) + octet_length(t.notes)`.as('bytes')]).where('t.gid', 'in', gids).execute();
+  const rows = await db.selectFrom('tasks as t').select(['t.gid', sql<number>`octet_length(t.name) + octet_length(t.notes)`.as('bytes')]).where(gidIn('t.gid', gids)).execute();
   const weight = new Map(rows.map((r) => [r.gid, toNumber(r.bytes) + TASK_ROW_OVERHEAD]));
   const out: string[][] = [];
   let run: string[] = [];
@@ -169,7 +169,7 @@ export function attachmentQuery(db: Db, parentType: 'task' | 'project', parentGi
     .leftJoin('users as u', 'u.gid', 'a.created_by')
     .select(['a.gid', 'a.name', 'a.resource_subtype', 'a.url', 'a.content_type', 'a.size', 'a.created_at', 'a.parent_gid', 'u.gid as creator_gid', 'u.name as creator_name', ordinal('a.parent_gid', parentGids).as('ord')])
     .where('a.parent_type', '=', parentType)
-    .where('a.parent_gid', 'in', parentGids)
+    .where(gidIn('a.parent_gid', parentGids))
     .where('a.deleted_at', 'is', null)
     .where('a.upload_state', '=', 'complete');
 }
@@ -185,7 +185,7 @@ export async function* tasksJson(db: Db, viewer: Viewer, baseUrl: string, batch:
   const gids = batch.views.map((v) => v.gid);
   const stories = new BatchCursor(
     db,
-    db.selectFrom('stories as s').select(['s.gid', 's.text', 's.created_at', ordinal('s.task_gid', gids).as('ord')]).where('s.task_gid', 'in', gids).where('s.deleted_at', 'is', null),
+    db.selectFrom('stories as s').select(['s.gid', 's.text', 's.created_at', ordinal('s.task_gid', gids).as('ord')]).where(gidIn('s.task_gid', gids)).where('s.deleted_at', 'is', null),
     [{ column: 'ord' }, { column: 'created_at' }, { column: 'gid' }],
     async (rows) => {
       const views = await loadStoryViews(db, rows.map((r) => r.gid), viewer.userGid);
@@ -227,7 +227,7 @@ export async function* tagViews(db: Db, viewer: Viewer, baseUrl: string, gids: I
       .selectFrom('tags as g')
       .innerJoin('organizations as o', 'o.gid', 'g.organization_gid')
       .select(['g.gid', 'g.name', 'g.color', 'g.notes', 'g.created_at', 'o.gid as org_gid', 'o.name as org_name'])
-      .where('g.gid', 'in', chunk)
+      .where(gidIn('g.gid', chunk))
       .where(tagVisible(viewer, 'g'));
     for await (const rows of allPages(db, query, [{ column: 'gid' }])) {
       yield rows.map((t) => ({ ...tagCompact(t), color: t.color, notes: t.notes, created_at: iso(t.created_at), workspace: workspaceCompact({ gid: t.org_gid, name: t.org_name }), permalink_url: `${baseUrl}/api/1.0/tags/${t.gid}` }));
@@ -241,11 +241,11 @@ export async function* customFieldViews(db: Db, viewer: Viewer, gids: Iterable<s
     const fields = await db
       .selectFrom('custom_fields as cf')
       .select(['cf.gid', 'cf.name', 'cf.description', 'cf.resource_subtype', 'cf.precision', 'cf.created_at'])
-      .where('cf.gid', 'in', chunk)
+      .where(gidIn('cf.gid', chunk))
       .where(customFieldVisible(viewer, 'cf'))
       .execute();
     const options = new Map<string, { gid: string; resource_type: 'enum_option'; name: string; color: string | null; enabled: boolean }[]>();
-    const optionQuery = db.selectFrom('custom_field_enum_options as e').select(['e.gid', 'e.custom_field_gid', 'e.name', 'e.color', 'e.enabled', 'e.position']).where('e.custom_field_gid', 'in', chunk);
+    const optionQuery = db.selectFrom('custom_field_enum_options as e').select(['e.gid', 'e.custom_field_gid', 'e.name', 'e.color', 'e.enabled', 'e.position']).where(gidIn('e.custom_field_gid', chunk));
     for await (const rows of allPages(db, optionQuery, [{ column: 'custom_field_gid' }, { column: 'position' }, { column: 'gid' }], 500)) {
       for (const o of rows) options.set(o.custom_field_gid, [...(options.get(o.custom_field_gid) ?? []), { gid: o.gid, resource_type: 'enum_option', name: o.name, color: o.color, enabled: o.enabled }]);
     }
@@ -280,7 +280,7 @@ export interface CsvField {
 export async function assigneeEmails(db: Db, viewer: Viewer, batch: TaskBatch): Promise<Map<string, string>> {
   const gids = [...new Set(batch.views.map((v) => (v.assignee as { gid: string } | null)?.gid).filter((g): g is string => Boolean(g)))];
   if (!gids.length) return new Map();
-  const rows = await db.selectFrom('users as u').select(['u.gid', 'u.email']).where('u.gid', 'in', gids).where(userVisible(viewer, 'u')).execute();
+  const rows = await db.selectFrom('users as u').select(['u.gid', 'u.email']).where(gidIn('u.gid', gids)).where(userVisible(viewer, 'u')).execute();
   return new Map(rows.map((r) => [r.gid, r.email]));
 }
 

@@ -47,7 +47,7 @@
  */
 import { sql, type SelectQueryBuilder } from 'kysely';
 import type { TeamVisibility } from '../../db/schema.js';
-import { encodeCursor, keysetPage, toNumber, type KeysetColumn, type KeysetPage } from '../../db/query.js';
+import { encodeCursor, gidIn, keysetPage, toNumber, type KeysetColumn, type KeysetPage } from '../../db/query.js';
 import { userVisible, type Viewer } from '../access/policy.js';
 import type { Db } from '../work/common.js';
 import { couldStartFormula, csvDocumentStart, csvRecords } from './csv.js';
@@ -270,7 +270,7 @@ export async function buildTeamCsvExport(db: Db, job: ExportJobContext, tuning: 
       .selectFrom('team_memberships as tm')
       .innerJoin('users as u', 'u.gid', 'tm.user_gid')
       .select(['tm.team_gid', 'tm.is_limited_access as limited', 'u.gid', 'u.email', sql<string>`lower(u.email)`.as('email_key')])
-      .where('tm.team_gid', 'in', teamGids)
+      .where(gidIn('tm.team_gid', teamGids))
       .where(userVisible(admin, 'u'));
     return kind ? query.where('tm.is_limited_access', '=', kind === 'limited') : query;
   };
@@ -282,7 +282,7 @@ export async function buildTeamCsvExport(db: Db, job: ExportJobContext, tuning: 
       .select([sql<string>`ot.team_gid`.as('team_gid'), sql<string>`lower(ot.email)`.as('email_key'), sql<string>`min(ot.email)`.as('email')])
       .where('ot.purpose', '=', 'invitation')
       .where('ot.organization_gid', '=', organization.gid)
-      .where('ot.team_gid', 'in', teamGids)
+      .where(gidIn('ot.team_gid', teamGids))
       .where('ot.email', 'is not', null)
       .where('ot.used_at', 'is', null)
       .where('ot.expires_at', '>', job.createdAt)
