@@ -15,6 +15,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import { LocalBlobs } from '../lambdas/adapters/blobs/local-blobs.js';
@@ -156,6 +157,18 @@ export interface ExportFigures {
   cpu_seconds: number;
   /** V8's heap limit in the export's process (old space plus young generation): shows the flags it ran with. */
   heap_limit_mb: number;
+  /**
+   * The engine's settings that move these figures (its buffer cache sits in the export's
+   * process on PGlite), read from the engine during the run: a kept dataset whose
+   * configuration was changed by hand shows it here.
+   */
+  engine_settings: EngineSettings;
+}
+
+export interface EngineSettings {
+  server_version: string;
+  shared_buffers: string;
+  work_mem: string;
 }
 
 const MB = 1024 * 1024;
@@ -201,6 +214,7 @@ export async function exportRun(input: { dataset: DatasetRef; workDir: string })
       secrets: { get: async () => ({ hmacKey: Buffer.alloc(32, 1), encryptionKey: Buffer.alloc(32, 2) }) },
       config: { publicBaseUrl: 'https://tasks.example.test', maxBodyBytes: MB, auth: DEFAULT_AUTH_CONFIG, defaultPlan: 'paid' },
     };
+    const { rows: settings } = await sql<EngineSettings>`select current_setting('server_version') as server_version, current_setting('shared_buffers') as shared_buffers, current_setting('work_mem') as work_mem`.execute(database.db);
     const admin = await database.db.selectFrom('users').selectAll().where('gid', '=', dataset.organization.adminGid).executeTakeFirstOrThrow();
     const job = await requestExport(deps, { kind: 'user', user: admin, sessionGid: 'bench' }, { organizationGid: dataset.organization.organizationGid, kind: 'organization', baseUrl: 'https://tasks.example.test', ip: '127.0.0.1', userAgent: 'bench' });
 
@@ -261,6 +275,7 @@ export async function exportRun(input: { dataset: DatasetRef; workDir: string })
       peak_heap_mb: peakHeapMb,
       cpu_seconds: (cpu.user + cpu.system) / 1e6,
       heap_limit_mb: getHeapStatistics().heap_size_limit / MB,
+      engine_settings: settings[0]!,
     };
   } finally {
     await database.close();

@@ -4,7 +4,7 @@
  */
 import type { ApiRow } from './api.js';
 import type { ColdStartRow } from './cold-start.js';
-import type { EngineFigures, EngineName, SectionFigures } from './export.js';
+import type { EngineFigures, EngineName, EngineSettings, SectionFigures } from './export.js';
 
 export interface ExportRow {
   engine: EngineName;
@@ -38,6 +38,8 @@ export interface ExportRow {
   cpu_seconds: number;
   /** V8's heap limit in the export's process (the deployed export worker's flags: lib/functions.ts). */
   heap_limit_mb: number;
+  /** The engine's server_version, shared_buffers and work_mem during the run. */
+  engine_settings: EngineSettings;
   engine_rows: number;
   engine_bytes: number;
   generate_seconds: number;

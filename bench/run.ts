@@ -141,7 +141,8 @@ async function exportPart(bundle: ChildBundle, work: string): Promise<ExportRow[
       try {
         log(`export [${engine} ${tasks} tasks]: generated in ${data.generateSeconds.toFixed(1)} s; exporting...`);
         const figures = await runChild<ExportFigures>(bundle, 'export', { dataset: data.ref, workDir: work }, { execArgv: ['--expose-gc', ...exportV8Flags] });
-        log(`export [${engine} ${tasks} tasks]: ${figures.seconds.toFixed(1)} s; the engine's own JSON...`);
+        const settings = figures.engine_settings;
+        log(`export [${engine} ${tasks} tasks]: ${figures.seconds.toFixed(1)} s (PostgreSQL ${settings.server_version}, shared_buffers ${settings.shared_buffers}, work_mem ${settings.work_mem}); the engine's own JSON...`);
         const engineFigures = await runChild<EngineFigures>(bundle, 'engine', { dataset: data.ref });
         if (figures.counts.tasks !== tasks) throw new Error(`the export wrote ${figures.counts.tasks} tasks, expected ${tasks}`);
         rows.push({
@@ -165,6 +166,7 @@ async function exportPart(bundle: ChildBundle, work: string): Promise<ExportRow[
           peak_heap_mb: figures.peak_heap_mb,
           cpu_seconds: figures.cpu_seconds,
           heap_limit_mb: figures.heap_limit_mb,
+          engine_settings: figures.engine_settings,
           engine_rows: engineFigures.rows,
           engine_bytes: engineFigures.bytes,
           generate_seconds: data.generateSeconds,

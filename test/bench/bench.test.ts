@@ -71,6 +71,8 @@ describe('npm run bench on a small organization', () => {
     expect(row.cpu_seconds).toBeGreaterThan(0);
     // The export ran with the deployed export worker's V8 heap: old space plus three semi-spaces.
     expect(row.heap_limit_mb).toBe(heapLimitMb(FUNCTIONS.exportWorker.v8Flags));
+    // The engine's configuration during the run, as the engine reports it (PGlite: its initdb's).
+    expect(row.engine_settings).toEqual({ server_version: expect.stringMatching(/^\d+\.\d+/), shared_buffers: expect.stringMatching(/^\d+[kMG]B$/), work_mem: expect.stringMatching(/^\d+[kMG]B$/) });
     expect(row.engine_rows).toBeGreaterThan(row.rows);
     expect(row.stored_bytes).toBeLessThan(row.document_bytes); // gzip
     const tasks = row.sections.find((s) => s.name === 'tasks')!;
