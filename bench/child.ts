@@ -32,6 +32,9 @@ switch (role) {
   case 'engine':
     await once(async () => (await import('./export.js')).engineRun(args));
     break;
+  case 'engine-document':
+    await once(async () => (await import('./engine-document.js')).engineDocumentRun(args));
+    break;
   case 'api-server': {
     const { apiServer } = await import('./api.js');
     await apiServer(args as ServerArgs, {

@@ -7,9 +7,11 @@
  *   the time it wants) on a metered database: wall time, rows/s, peak RSS, statements,
  *   largest page;
  * - engineRun: the same tables of the same organization emitted as JSON by the engine
- *   itself (row_to_json, in chunks of ENGINE_CHUNK rows), the floor the export is held to.
+ *   itself (row_to_json, in chunks of ENGINE_CHUNK rows), the floor the export is held to;
+ * - engineDocumentRun (engine-document.ts): the engine writing the export's own tasks and
+ *   comments, a second baseline.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -163,6 +165,8 @@ export interface ExportFigures {
    * configuration was changed by hand shows it here.
    */
   engine_settings: EngineSettings;
+  /** What the tasks and comments sections wrote (compared with engineDocumentRun's). */
+  documents: Record<'tasks' | 'stories', DocumentTally>;
 }
 
 export interface EngineSettings {
@@ -172,6 +176,28 @@ export interface EngineSettings {
 }
 
 const MB = 1024 * 1024;
+
+/**
+ * What an export section wrote: items, their UTF-8 bytes and, when asked for, a digest
+ * that does not depend on their order (the sum of each item's SHA-256 prefix), so the
+ * export, whose pages are read concurrently, and the engine can be compared.
+ */
+export interface DocumentTally {
+  items: number;
+  bytes: number;
+  digest?: string;
+}
+
+export function tally(into: DocumentTally, items: Iterable<string>, digest: boolean): void {
+  let sum = digest ? BigInt(`0x${into.digest ?? '0'}`) : 0n;
+  for (const item of items) {
+    into.items += 1;
+    into.bytes += Buffer.byteLength(item);
+    if (digest) sum = (sum + createHash('sha256').update(item).digest().readBigUInt64BE(0)) & 0xffff_ffff_ffff_ffffn;
+  }
+  if (digest) into.digest = sum.toString(16);
+}
+
 
 /** Samples RSS and heap on an interval; the kernel's high-water mark is read at the end too. */
 function memorySampler(intervalMs = 50) {
@@ -197,8 +223,14 @@ function memorySampler(intervalMs = 50) {
 
 const noQueue: Queue = { send: async () => ({ messageId: 'bench' }) };
 
-/** One organization export through the worker, measured. */
-export async function exportRun(input: { dataset: DatasetRef; workDir: string }): Promise<ExportFigures> {
+/** The export's public base URL in the benchmark (it is in every task's permalink_url). */
+export const BENCH_BASE_URL = 'https://tasks.example.test';
+
+/**
+ * One organization export through the worker, measured. `digest` also hashes the tasks and
+ * comments written (for comparing with the engine's document; costs time, so only tests ask).
+ */
+export async function exportRun(input: { dataset: DatasetRef; workDir: string; digest?: boolean }): Promise<ExportFigures> {
   const meter = new Meter();
   const { dataset } = input;
   const database: Database = dataset.engine === 'pglite' ? await meteredPglite(dataset.dataDir!, meter) : meteredPostgres(dataset.url!, meter);
@@ -212,11 +244,12 @@ export async function exportRun(input: { dataset: DatasetRef; workDir: string })
       queue: noQueue,
       mailer: { send: async () => ({ messageId: 'bench' }) },
       secrets: { get: async () => ({ hmacKey: Buffer.alloc(32, 1), encryptionKey: Buffer.alloc(32, 2) }) },
-      config: { publicBaseUrl: 'https://tasks.example.test', maxBodyBytes: MB, auth: DEFAULT_AUTH_CONFIG, defaultPlan: 'paid' },
+      config: { publicBaseUrl: BENCH_BASE_URL, maxBodyBytes: MB, auth: DEFAULT_AUTH_CONFIG, defaultPlan: 'paid' },
     };
     const { rows: settings } = await sql<EngineSettings>`select current_setting('server_version') as server_version, current_setting('shared_buffers') as shared_buffers, current_setting('work_mem') as work_mem`.execute(database.db);
     const admin = await database.db.selectFrom('users').selectAll().where('gid', '=', dataset.organization.adminGid).executeTakeFirstOrThrow();
-    const job = await requestExport(deps, { kind: 'user', user: admin, sessionGid: 'bench' }, { organizationGid: dataset.organization.organizationGid, kind: 'organization', baseUrl: 'https://tasks.example.test', ip: '127.0.0.1', userAgent: 'bench' });
+    const job = await requestExport(deps, { kind: 'user', user: admin, sessionGid: 'bench' }, { organizationGid: dataset.organization.organizationGid, kind: 'organization', baseUrl: BENCH_BASE_URL, ip: '127.0.0.1', userAgent: 'bench' });
+    const documents = { tasks: { items: 0, bytes: 0 }, stories: { items: 0, bytes: 0 } } as Record<'tasks' | 'stories', DocumentTally>;
 
     // The real plan, with each section's pages timed and weighed on the way through.
     const sections = new Map<string, SectionFigures>();
@@ -236,6 +269,14 @@ export async function exportRun(input: { dataset: DatasetRef; workDir: string })
           let bytes = 0;
           for (const item of result.items) bytes += Buffer.byteLength(item) + 2;
           maxRendered = Math.max(maxRendered, bytes);
+          const written = documents[section.name as 'tasks' | 'stories'];
+          if (written) {
+            if (input.digest) tally(written, result.items, true);
+            else {
+              written.items += result.items.length;
+              written.bytes += bytes - 2 * result.items.length;
+            }
+          }
           return result;
         };
       }
@@ -276,6 +317,7 @@ export async function exportRun(input: { dataset: DatasetRef; workDir: string })
       cpu_seconds: (cpu.user + cpu.system) / 1e6,
       heap_limit_mb: getHeapStatistics().heap_size_limit / MB,
       engine_settings: settings[0]!,
+      documents,
     };
   } finally {
     await database.close();
@@ -288,7 +330,7 @@ export async function exportRun(input: { dataset: DatasetRef; workDir: string })
 /** Rows per statement when the engine emits a table as JSON. */
 export const ENGINE_CHUNK = 10_000;
 
-interface EngineTable {
+export interface EngineTable {
   table: string;
   /** FROM clause with the table as `t`, joined to whatever scopes it to the organization. */
   from: string;
@@ -346,21 +388,40 @@ export interface EngineFigures {
   tables: { table: string; rows: number; seconds: number }[];
 }
 
-/** The engine emits every table of the organization as JSON text, in keyset chunks. */
-export async function engineRun(input: { dataset: DatasetRef }): Promise<EngineFigures> {
-  const { dataset } = input;
-  let query: (text: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
-  let close: () => Promise<void>;
+export type EngineQuery = (text: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
+
+/** A plain connection to the dataset's engine (no meter, no query builder). */
+export async function engineQuery(dataset: DatasetRef): Promise<{ query: EngineQuery; close: () => Promise<void> }> {
   if (dataset.engine === 'pglite') {
     const pglite = await openPglite(dataset.dataDir!);
-    query = async (text, params) => (await pglite.query<Record<string, unknown>>(text, params)).rows;
-    close = () => pglite.close();
-  } else {
-    const client = new pg.Client({ connectionString: dataset.url! });
-    await client.connect();
-    query = async (text, params) => (await client.query(text, params)).rows as Record<string, unknown>[];
-    close = () => client.end();
+    return { query: async (text, params) => (await pglite.query<Record<string, unknown>>(text, params)).rows, close: () => pglite.close() };
   }
+  const client = new pg.Client({ connectionString: dataset.url! });
+  await client.connect();
+  return { query: async (text, params) => (await client.query(text, params)).rows as Record<string, unknown>[], close: () => client.end() };
+}
+
+/** One table of the organization as JSON text, in keyset chunks: rows, bytes and statements. */
+export async function engineTable(query: EngineQuery, spec: EngineTable, organizationGid: string): Promise<{ rows: number; bytes: number; statements: number }> {
+  let last: unknown[] | null = null;
+  let rows = 0;
+  let bytes = 0;
+  let statements = 0;
+  for (;;) {
+    const chunk = await query(chunkSql(spec, last === null), [organizationGid, ...(last ?? [])]);
+    statements += 1;
+    for (const row of chunk) bytes += Buffer.byteLength(row.j as string);
+    rows += chunk.length;
+    if (chunk.length < ENGINE_CHUNK) break;
+    const end = chunk[chunk.length - 1]!;
+    last = spec.keys.map((_, i) => end[`k${i}`]);
+  }
+  return { rows, bytes, statements };
+}
+
+/** The engine emits every table of the organization as JSON text, in keyset chunks. */
+export async function engineRun(input: { dataset: DatasetRef }): Promise<EngineFigures> {
+  const { query, close } = await engineQuery(input.dataset);
   try {
     const tables: EngineFigures['tables'] = [];
     let rows = 0;
@@ -369,19 +430,11 @@ export async function engineRun(input: { dataset: DatasetRef }): Promise<EngineF
     const started = performance.now();
     for (const spec of ENGINE_TABLES) {
       const tableStarted = performance.now();
-      let last: unknown[] | null = null;
-      let tableRows = 0;
-      for (;;) {
-        const chunk = await query(chunkSql(spec, last === null), [dataset.organization.organizationGid, ...(last ?? [])]);
-        statements += 1;
-        for (const row of chunk) bytes += Buffer.byteLength(row.j as string);
-        tableRows += chunk.length;
-        if (chunk.length < ENGINE_CHUNK) break;
-        const end = chunk[chunk.length - 1]!;
-        last = spec.keys.map((_, i) => end[`k${i}`]);
-      }
-      rows += tableRows;
-      tables.push({ table: spec.table, rows: tableRows, seconds: (performance.now() - tableStarted) / 1000 });
+      const table = await engineTable(query, spec, input.dataset.organization.organizationGid);
+      rows += table.rows;
+      bytes += table.bytes;
+      statements += table.statements;
+      tables.push({ table: spec.table, rows: table.rows, seconds: (performance.now() - tableStarted) / 1000 });
     }
     return { seconds: (performance.now() - started) / 1000, rows, bytes, statements, tables };
   } finally {

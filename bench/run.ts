@@ -16,6 +16,8 @@
  *                             worker's (lib/functions.ts EXPORT_WORKER_V8_FLAGS), e.g. to see what it needs live
  *   --out bench/results.json  where the results go
  *   --keep-data DIR           keep generated PGlite datasets in DIR and reuse them on later runs
+ *   --check-document          also hash every task and comment the export and the engine write, and
+ *                             require the same (slower: only for checking the second baseline)
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -29,7 +31,8 @@ import { hashPassword } from '../lambdas/domain/auth/passwords.js';
 import { BENCH_PASSWORD, load, logIn, type ApiRow, type DirectRequest, type ServerArgs, type ServerReady } from './api.js';
 import { coldStart } from './cold-start.js';
 import { gidOf } from './data.js';
-import { dropDataset, type DatasetRef, type EngineFigures, type EngineName, type ExportFigures } from './export.js';
+import { documentMismatch, type EngineDocumentFigures } from './engine-document.js';
+import { BENCH_BASE_URL, dropDataset, type DatasetRef, type EngineFigures, type EngineName, type ExportFigures } from './export.js';
 import { apiTable, apiTargets, coldStartTable, exportTable, exportTargets, sectionTable, targetsTable, type ExportRow, type Results } from './report.js';
 import { bundleChild, ROOT, runChild, startService, type ChildBundle } from './spawn.js';
 
@@ -47,6 +50,7 @@ const { values } = parseArgs({
     'max-old-space': { type: 'string' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results.json') },
     'keep-data': { type: 'string' },
+    'check-document': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -78,6 +82,7 @@ const maxOldSpace = values['max-old-space'] ? positiveInt('max-old-space', value
 const exportV8Flags = [...(FUNCTIONS.exportWorker.v8Flags ?? []).filter((flag) => !(maxOldSpace && flag.startsWith('--max-old-space-size='))), ...(maxOldSpace ? [`--max-old-space-size=${maxOldSpace}`] : [])];
 const out = resolve(values.out);
 const keepData = values['keep-data'] ? resolve(values['keep-data']) : undefined;
+const checkDocument = values['check-document'];
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -140,10 +145,14 @@ async function exportPart(bundle: ChildBundle, work: string): Promise<ExportRow[
       const data = await dataset(bundle, work, engine, tasks);
       try {
         log(`export [${engine} ${tasks} tasks]: generated in ${data.generateSeconds.toFixed(1)} s; exporting...`);
-        const figures = await runChild<ExportFigures>(bundle, 'export', { dataset: data.ref, workDir: work }, { execArgv: ['--expose-gc', ...exportV8Flags] });
+        const figures = await runChild<ExportFigures>(bundle, 'export', { dataset: data.ref, workDir: work, digest: checkDocument }, { execArgv: ['--expose-gc', ...exportV8Flags] });
         const settings = figures.engine_settings;
         log(`export [${engine} ${tasks} tasks]: ${figures.seconds.toFixed(1)} s (PostgreSQL ${settings.server_version}, shared_buffers ${settings.shared_buffers}, work_mem ${settings.work_mem}); the engine's own JSON...`);
         const engineFigures = await runChild<EngineFigures>(bundle, 'engine', { dataset: data.ref });
+        log(`export [${engine} ${tasks} tasks]: engine ${engineFigures.seconds.toFixed(2)} s; the engine writing the same document...`);
+        const documentFigures = await runChild<EngineDocumentFigures>(bundle, 'engine-document', { dataset: data.ref, baseUrl: BENCH_BASE_URL, digest: checkDocument });
+        const mismatch = documentMismatch(figures.documents, documentFigures);
+        if (mismatch) throw new Error(mismatch);
         if (figures.counts.tasks !== tasks) throw new Error(`the export wrote ${figures.counts.tasks} tasks, expected ${tasks}`);
         rows.push({
           engine,
@@ -155,6 +164,9 @@ async function exportPart(bundle: ChildBundle, work: string): Promise<ExportRow[
           max_page_bytes: figures.max_page_bytes,
           engine_seconds: engineFigures.seconds,
           ratio: figures.seconds / engineFigures.seconds,
+          engine_document_seconds: documentFigures.seconds,
+          document_ratio: figures.seconds / documentFigures.seconds,
+          engine_document: { parts: documentFigures.parts, statements: documentFigures.statements, tasks: documentFigures.tasks, stories: documentFigures.stories, rows: documentFigures.rows },
           rows: figures.rows,
           statements: figures.statements,
           sql_seconds: figures.sql_seconds,
@@ -173,7 +185,7 @@ async function exportPart(bundle: ChildBundle, work: string): Promise<ExportRow[
           sections: figures.sections,
           engine_tables: engineFigures.tables,
         });
-        log(`export [${engine} ${tasks} tasks]: engine ${engineFigures.seconds.toFixed(2)} s`);
+        log(`export [${engine} ${tasks} tasks]: the same document ${documentFigures.seconds.toFixed(2)} s`);
       } finally {
         if (engine === 'pglite' && tasks === apiTasks && parts.has('api') && data.disposable) apiDataset = data;
         else await data.dispose();

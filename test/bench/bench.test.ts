@@ -9,6 +9,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { documentMismatch } from '../../bench/engine-document.js';
+import { tally, type DocumentTally } from '../../bench/export.js';
 import type { Results } from '../../bench/report.js';
 import { FUNCTIONS } from '../../lib/functions.js';
 import { heapLimitMb } from '../support/v8-heap.js';
@@ -31,7 +33,7 @@ beforeAll(async () => {
     const child = spawn(
       join(ROOT, 'node_modules', '.bin', 'tsx'),
       // The API reuses the export's organization (same size); two functions stand for all in the cold start.
-      ['bench/run.ts', '--tasks', String(TASKS), '--api-tasks', String(TASKS), '--duration', '2', '--connections', '2', '--warmup', '1', '--cold-samples', '3', '--functions', FUNCTIONS_MEASURED.join(','), '--out', out],
+      ['bench/run.ts', '--tasks', String(TASKS), '--api-tasks', String(TASKS), '--duration', '2', '--connections', '2', '--warmup', '1', '--cold-samples', '3', '--functions', FUNCTIONS_MEASURED.join(','), '--check-document', '--out', out],
       { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -74,6 +76,14 @@ describe('npm run bench on a small organization', () => {
     // The engine's configuration during the run, as the engine reports it (PGlite: its initdb's).
     expect(row.engine_settings).toEqual({ server_version: expect.stringMatching(/^\d+\.\d+/), shared_buffers: expect.stringMatching(/^\d+[kMG]B$/), work_mem: expect.stringMatching(/^\d+[kMG]B$/) });
     expect(row.engine_rows).toBeGreaterThan(row.rows);
+    // The second baseline: the engine wrote the export's tasks and comments, the same items
+    // to the byte and digest (--check-document; the harness fails otherwise).
+    finitePositive(row.engine_document_seconds);
+    expect(row.document_ratio).toBeCloseTo(row.seconds / row.engine_document_seconds, 6);
+    const comments = row.sections.find((s) => s.name === 'stories')!.rows;
+    expect(row.engine_document.tasks).toEqual({ items: TASKS, bytes: expect.any(Number), digest: expect.stringMatching(/^[0-9a-f]+$/) });
+    expect(row.engine_document.stories).toEqual({ items: comments, bytes: expect.any(Number), digest: expect.stringMatching(/^[0-9a-f]+$/) });
+    expect(row.engine_document.tasks.bytes).toBeGreaterThan(TASKS * 1000);
     expect(row.stored_bytes).toBeLessThan(row.document_bytes); // gzip
     const tasks = row.sections.find((s) => s.name === 'tasks')!;
     expect(tasks.rows).toBe(TASKS);
@@ -118,5 +128,29 @@ describe('npm run bench on a small organization', () => {
     expect(output).toContain('Organization export');
     expect(output).toContain('| GET /tasks/{gid}');
     expect(output).toContain('Cold start');
+  });
+});
+
+describe("the check that the engine's document is the export's", () => {
+  const written = (tasks: string[], stories: string[]) => {
+    const out = { tasks: { items: 0, bytes: 0 }, stories: { items: 0, bytes: 0 } } as Record<'tasks' | 'stories', DocumentTally>;
+    tally(out.tasks, tasks, true);
+    tally(out.stories, stories, true);
+    return out;
+  };
+
+  test('the same items in another order are the same document (pages are read concurrently)', () => {
+    expect(documentMismatch(written(['{"gid":"1"}', '{"gid":"2"}'], ['{"gid":"3"}']), written(['{"gid":"2"}', '{"gid":"1"}'], ['{"gid":"3"}']))).toBeNull();
+  });
+
+  test('one item different by a character, with the same count and bytes, is not', () => {
+    expect(documentMismatch(written(['{"gid":"1"}', '{"gid":"2"}'], []), written(['{"gid":"1"}', '{"gid":"3"}'], []))).toMatch(/the engine's tasks are not the export's/);
+    expect(documentMismatch(written([], ['a']), written([], ['a', 'a']))).toMatch(/the engine's stories are not the export's/);
+  });
+
+  test('without digests, items and bytes are compared', () => {
+    const a = { tasks: { items: 2, bytes: 20 }, stories: { items: 0, bytes: 0 } };
+    expect(documentMismatch(a, { ...a })).toBeNull();
+    expect(documentMismatch(a, { ...a, tasks: { items: 2, bytes: 21 } })).toMatch(/tasks/);
   });
 });
