@@ -7,15 +7,20 @@
  * field values, shaped as the API shows it. Here the engine writes that: the tasks and
  * comments as the export's text, byte for byte (each task's lists aggregated set-based
  * over a chunk's range of gids), and every other table as flat rows as engineRun does.
- * test/bench/bench.test.ts checks that the text is the export's (the same items, bytes
- * and digest); only number display values could differ from the worker's (PostgreSQL
- * rounds the decimal, Number.toFixed the binary double), and the benchmark's numbers are
- * quarters, exact in both.
+ * The harness compares the two on every run (items and bytes; with --check-document a
+ * digest of every item too), and test/bench/engine-document.test.ts compares them on an
+ * organization with deleted rows, another organization, several projects and teams per
+ * task, every kind of custom field value and hostile text, in several chunks. They can
+ * differ in numbers: a number field's display value (PostgreSQL rounds the decimal,
+ * Number.toFixed the binary double, e.g. 1.005 to two places) and number values outside
+ * 1e-4..1e15 (float8 text writes 1e+15 where JavaScript writes 1000000000000000); the
+ * benchmark's numbers are quarters under 1,000, the same in both.
  *
  * This is a measurement, not a way to export: the organization export renders in the
  * worker (README, Performance, on why the database does not).
  */
-import { ENGINE_CHUNK, ENGINE_TABLES, engineQuery, engineTable, tally, type DatasetRef, type DocumentTally } from './export.js';
+import { RESTORE_DAYS } from '../lambdas/domain/work/tasks.js';
+import { ENGINE_CHUNK, ENGINE_TABLES, engineQuery, engineTable, tally, type DatasetRef, type DocumentTally, type EngineQuery } from './export.js';
 
 /** A JSON string of a text expression (`null` for NULL). */
 const str = (expr: string) => `coalesce(to_json(${expr})::text, 'null')`;
@@ -31,7 +36,8 @@ const enumOption = (alias: string) =>
   `coalesce('{"gid":' || to_json(${alias}.gid)::text || ',"resource_type":"enum_option","name":' || to_json(${alias}.name)::text || ',"enabled":' || ${alias}.enabled::text || ',"color":' || to_json(coalesce(${alias}.color, 'none'))::text || '}', 'null')`;
 /** Items joined by commas in an order ('' for none). */
 const list = (item: string, order: string) => `coalesce(string_agg(${item}, ',' order by ${order}), '')`;
-const kept = (alias: string) => `(${alias}.deleted_at is null or ${alias}.deleted_at >= now() - interval '30 days')`;
+/** Alive, or deleted at or after the cutoff ($2, the export's rule: RESTORE_DAYS before it ran). */
+const kept = (alias: string) => `(${alias}.deleted_at is null or ${alias}.deleted_at >= $2)`;
 /** Relation rows of the chunk's tasks: its range of gids (then joined to the chunk). */
 const inChunk = (column: string) => `${column} between (select min(gid) from chunk) and (select max(gid) from chunk)`;
 
@@ -47,15 +53,16 @@ const customFieldValue = `'{"gid":' || to_json(f.gid)::text || ',"resource_type"
   end || '}'`;
 
 /**
- * One chunk of tasks after the cursor ($4, when given), as the export writes them, in no
+ * One chunk of tasks after the cursor ($5, when given), as the export writes them, in no
  * particular order; every row carries the chunk's last gid (the next cursor). $1 the
- * organization, $2 the permalink prefix, $3 the workspace's compact JSON. Every read is
+ * organization, $2 the cutoff for deleted rows, $3 the permalink prefix, $4 the
+ * workspace's compact JSON. Every read is
  * bounded by the chunk's range of gids (the tasks' too: joined back by key alone, they
  * would be read from the start of the index for every chunk).
  */
-function taskChunkSql(first: boolean): string {
+function taskChunkSql(first: boolean, size: number): string {
   return `with chunk as materialized (
-      select t.gid from tasks t where t.organization_gid = $1 and ${kept('t')}${first ? '' : ' and t.gid > $4'} order by t.gid limit ${ENGINE_CHUNK}),
+      select t.gid from tasks t where t.organization_gid = $1 and ${kept('t')}${first ? '' : ' and t.gid > $5'} order by t.gid limit ${size}),
     pl as (select x.task_gid, ${list('x.pj', 'x.added_at, x.project_gid')} as projects,
         ${list(`'{"project":' || x.pj || ',"section":' || x.sj || '}'`, 'x.added_at, x.project_gid')} as memberships,
         coalesce(string_agg(x.tj, ',' order by x.added_at, x.project_gid) filter (where x.first_of_team), '') as teams
@@ -80,10 +87,10 @@ function taskChunkSql(first: boolean): string {
     || ',"assignee":' || ${compact('user', 'a')} || ',"assignee_status":' || to_json(t.assignee_status)::text
     || ',"due_on":' || ${day('t.due_on')} || ',"start_on":' || ${day('t.start_on')} || ',"created_at":' || ${instant('t.created_at')}
     || ',"created_by":' || ${compact('user', 'c')} || ',"modified_at":' || ${instant('t.modified_at')} || ',"deleted_at":' || ${instant('t.deleted_at')}
-    || ',"parent":' || ${taskCompact('par')} || ',"num_subtasks":' || coalesce(sc.n, 0)::text || ',"workspace":' || $3::text
+    || ',"parent":' || ${taskCompact('par')} || ',"num_subtasks":' || coalesce(sc.n, 0)::text || ',"workspace":' || $4::text
     || ',"projects":[' || coalesce(pl.projects, '') || '],"memberships":[' || coalesce(pl.memberships, '') || '],"teams":[' || coalesce(pl.teams, '') || ']'
     || ',"tags":[' || coalesce(tg.items, '') || '],"followers":[' || coalesce(fo.items, '') || '],"likes":[' || coalesce(lk.items, '') || '],"num_likes":' || coalesce(lk.n, 0)::text
-    || ',"custom_fields":[' || coalesce(cf.items, '') || '],"permalink_url":' || to_json($2::text || t.gid)::text || '}' as j
+    || ',"custom_fields":[' || coalesce(cf.items, '') || '],"permalink_url":' || to_json($3::text || t.gid)::text || '}' as j
   from chunk k join tasks t on t.gid = k.gid and ${inChunk('t.gid')}
     left join users a on a.gid = t.assignee_gid left join users c on c.gid = t.created_by left join tasks par on par.gid = t.parent_gid
     left join pl on pl.task_gid = t.gid left join tg on tg.task_gid = t.gid left join fo on fo.task_gid = t.gid
@@ -91,22 +98,23 @@ function taskChunkSql(first: boolean): string {
 }
 
 /**
- * One chunk of comments after the cursor ($2-$4: task, created_at, gid), as the export
+ * One chunk of comments after the cursor ($3-$5: task, created_at as text, gid; $2 the
+ * cutoff for deleted rows), as the export
  * writes them, in no particular order (a chunk's text is what is timed); every row
  * carries the chunk's last key, the next cursor. The chunk's rows are read once, with
  * everything the text needs, and never joined back to their tables by key: that would
  * read the tables' indexes from the start for every chunk.
  */
-function storyChunkSql(first: boolean): string {
+function storyChunkSql(first: boolean, size: number): string {
   return `with chunk as materialized (
       select s.gid, s.task_gid, s.created_at, s.resource_subtype, s.text, s.is_pinned, s.edited_at, s.modified_at, s.deleted_at, s.created_by,
         t.name as task_name, t.resource_subtype as task_subtype
       from stories s join tasks t on t.gid = s.task_gid
-      where t.organization_gid = $1 and ${kept('t')} and ${kept('s')}${first ? '' : ' and (s.task_gid, s.created_at, s.gid) > ($2, $3, $4) and t.gid >= $2'}
-      order by s.task_gid, s.created_at, s.gid limit ${ENGINE_CHUNK}),
+      where t.organization_gid = $1 and ${kept('t')} and ${kept('s')}${first ? '' : ' and (s.task_gid, s.created_at, s.gid) > ($3, $4, $5) and t.gid >= $3'}
+      order by s.task_gid, s.created_at, s.gid limit ${size}),
     lk as (select l.story_gid, count(*) as n, ${list(`'{"gid":' || to_json(u.gid)::text || ',"user":' || ${compact('user', 'u')} || '}'`, 'l.created_at, l.user_gid')} as items
       from story_likes l join users u on u.gid = l.user_gid where l.story_gid in (select gid from chunk) group by l.story_gid)
-  select last.task_gid, last.created_at, last.gid, '{"gid":' || to_json(s.gid)::text || ',"resource_type":"story","resource_subtype":' || to_json(s.resource_subtype)::text || ',"type":"comment","text":' || to_json(s.text)::text
+  select last.task_gid, last.created_at::text as created_at, last.gid, '{"gid":' || to_json(s.gid)::text || ',"resource_type":"story","resource_subtype":' || to_json(s.resource_subtype)::text || ',"type":"comment","text":' || to_json(s.text)::text
     || ',"is_pinned":' || s.is_pinned::text || ',"is_edited":' || (s.edited_at is not null)::text || ',"created_at":' || ${instant('s.created_at')}
     || ',"created_by":' || ${compact('user', 'u')} || ',"modified_at":' || ${instant('s.modified_at')} || ',"deleted_at":' || ${instant('s.deleted_at')}
     || ',"target":{"gid":' || to_json(s.task_gid)::text || ',"resource_type":"task","name":' || to_json(s.task_name)::text || ',"resource_subtype":' || to_json(s.task_subtype)::text || '}'
@@ -116,8 +124,9 @@ function storyChunkSql(first: boolean): string {
 }
 
 /**
- * Why the engine's tasks and comments are not the export's (items, bytes, or digest when
- * both computed one), or null when they are the same.
+ * Why the engine's tasks and comments are not the export's (items, bytes, digests), or
+ * null when they are the same. A digest on one side only is a difference: both sides
+ * compute one, or neither.
  */
 export function documentMismatch(exported: Record<'tasks' | 'stories', DocumentTally>, engine: Record<'tasks' | 'stories', DocumentTally>): string | null {
   for (const part of ['tasks', 'stories'] as const) {
@@ -143,44 +152,82 @@ export interface EngineDocumentFigures {
   rows: number;
 }
 
+/** The tasks and comments of an organization as the export writes them, tallied (a digest too when asked for). */
+export interface WrittenDocument {
+  tasks: DocumentTally;
+  stories: DocumentTally;
+  statements: number;
+  /** Seconds for the tasks and for the comments. */
+  seconds: { tasks: number; stories: number };
+}
+
+/**
+ * The engine writes the organization's tasks and comments as the export does, in chunks
+ * of `chunk` rows; `cutoff` is the export's for deleted rows (RESTORE_DAYS before it ran).
+ */
+export async function writeDocument(
+  query: EngineQuery,
+  options: { organizationGid: string; baseUrl: string; cutoff: Date; chunk?: number; digest?: boolean },
+  onItems: (part: 'tasks' | 'stories', items: string[]) => void = () => {},
+): Promise<WrittenDocument> {
+  const { organizationGid: org, cutoff } = options;
+  const size = options.chunk ?? ENGINE_CHUNK;
+  const digest = options.digest ?? false;
+  const [workspace] = await query(`select json_build_object('gid', gid, 'resource_type', 'workspace', 'name', name)::text as j from organizations where gid = $1`, [org]);
+  // json_build_object writes ' : ' between key and value; the export writes JSON.stringify's form.
+  const workspaceJson = JSON.stringify(JSON.parse(workspace!.j as string));
+  const tasks: DocumentTally = { items: 0, bytes: 0 };
+  const stories: DocumentTally = { items: 0, bytes: 0 };
+  let statements = 0;
+  const started = performance.now();
+  for (let after: string | null = null; ; ) {
+    const chunk = await query(taskChunkSql(after === null, size), [org, cutoff, `${options.baseUrl}/api/1.0/tasks/`, workspaceJson, ...(after === null ? [] : [after])]);
+    statements += 1;
+    const items = chunk.map((r) => r.j as string);
+    tally(tasks, items, digest);
+    onItems('tasks', items);
+    if (chunk.length < size) break;
+    after = chunk[0]!.last as string;
+  }
+  const tasksDone = performance.now();
+  for (let after: unknown[] | null = null; ; ) {
+    const chunk = await query(storyChunkSql(after === null, size), [org, cutoff, ...(after ?? [])]);
+    statements += 1;
+    const items = chunk.map((r) => r.j as string);
+    tally(stories, items, digest);
+    onItems('stories', items);
+    if (chunk.length < size) break;
+    const end = chunk[0]!;
+    after = [end.task_gid, end.created_at, end.gid];
+  }
+  return { tasks, stories, statements, seconds: { tasks: (tasksDone - started) / 1000, stories: (performance.now() - tasksDone) / 1000 } };
+}
+
 /** The engine writes the tasks and comments as the export does, and the other tables as flat JSON rows. */
 export async function engineDocumentRun(input: { dataset: DatasetRef; baseUrl: string; digest?: boolean }): Promise<EngineDocumentFigures> {
   const { query, close } = await engineQuery(input.dataset);
-  const digest = input.digest ?? false;
   try {
     const org = input.dataset.organization.organizationGid;
-    const [workspace] = await query(`select json_build_object('gid', gid, 'resource_type', 'workspace', 'name', name)::text as j from organizations where gid = $1`, [org]);
-    // json_build_object writes ' : ' between key and value; the export writes JSON.stringify's form.
-    const workspaceJson = JSON.stringify(JSON.parse(workspace!.j as string));
-    const tasks: DocumentTally = { items: 0, bytes: 0 };
-    const stories: DocumentTally = { items: 0, bytes: 0 };
-    let statements = 1;
+    const cutoff = new Date(Date.now() - RESTORE_DAYS * 86_400_000);
     let rows = 0;
     const started = performance.now();
-    for (let after: string | null = null; ; ) {
-      const chunk = await query(taskChunkSql(after === null), [org, `${input.baseUrl}/api/1.0/tasks/`, workspaceJson, ...(after === null ? [] : [after])]);
-      statements += 1;
-      tally(tasks, chunk.map((r) => r.j as string), digest);
-      if (chunk.length < ENGINE_CHUNK) break;
-      after = chunk[0]!.last as string;
-    }
-    const tasksDone = performance.now();
-    for (let after: unknown[] | null = null; ; ) {
-      const chunk = await query(storyChunkSql(after === null), [org, ...(after ?? [])]);
-      statements += 1;
-      tally(stories, chunk.map((r) => r.j as string), digest);
-      if (chunk.length < ENGINE_CHUNK) break;
-      const end = chunk[0]!;
-      after = [end.task_gid, end.created_at, end.gid];
-    }
-    const storiesDone = performance.now();
+    const document = await writeDocument(query, { organizationGid: org, baseUrl: input.baseUrl, cutoff, digest: input.digest ?? false });
+    let statements = document.statements;
+    const tablesStarted = performance.now();
     for (const spec of ENGINE_TABLES.filter((t) => !IN_DOCUMENTS.has(t.table))) {
       const table = await engineTable(query, spec, org);
       statements += table.statements;
       rows += table.rows;
     }
     const done = performance.now();
-    return { seconds: (done - started) / 1000, parts: { tasks: (tasksDone - started) / 1000, stories: (storiesDone - tasksDone) / 1000, tables: (done - storiesDone) / 1000 }, statements, tasks, stories, rows };
+    return {
+      seconds: (done - started) / 1000,
+      parts: { ...document.seconds, tables: (done - tablesStarted) / 1000 },
+      statements,
+      tasks: document.tasks,
+      stories: document.stories,
+      rows,
+    };
   } finally {
     await close();
   }

@@ -1,5 +1,5 @@
 /**
- * The organization export, measured. Three steps, each run in a fresh child process by
+ * The organization export, measured. Four steps, each run in a fresh child process by
  * bench/run.ts (so the memory figures are per size and per step):
  *
  * - generate: a migrated database with an organization of N tasks (bench/data.ts);
@@ -199,6 +199,21 @@ export function tally(into: DocumentTally, items: Iterable<string>, digest: bool
 }
 
 
+/** What a section wrote: its pages from the first (cursor null), each followed by the one its cursor leads to. */
+function writtenChain(pages: Map<string | null, { tally: DocumentTally; next: string | null }>): DocumentTally {
+  const out: DocumentTally = { items: 0, bytes: 0 };
+  let sum: bigint | null = null;
+  let page = pages.get(null);
+  while (page) {
+    out.items += page.tally.items;
+    out.bytes += page.tally.bytes;
+    if (page.tally.digest !== undefined) sum = ((sum ?? 0n) + BigInt(`0x${page.tally.digest}`)) & 0xffff_ffff_ffff_ffffn;
+    page = page.next === null ? undefined : pages.get(page.next);
+  }
+  if (sum !== null) out.digest = sum.toString(16);
+  return out;
+}
+
 /** Samples RSS and heap on an interval; the kernel's high-water mark is read at the end too. */
 function memorySampler(intervalMs = 50) {
   let peakRss = 0;
@@ -249,7 +264,10 @@ export async function exportRun(input: { dataset: DatasetRef; workDir: string; d
     const { rows: settings } = await sql<EngineSettings>`select current_setting('server_version') as server_version, current_setting('shared_buffers') as shared_buffers, current_setting('work_mem') as work_mem`.execute(database.db);
     const admin = await database.db.selectFrom('users').selectAll().where('gid', '=', dataset.organization.adminGid).executeTakeFirstOrThrow();
     const job = await requestExport(deps, { kind: 'user', user: admin, sessionGid: 'bench' }, { organizationGid: dataset.organization.organizationGid, kind: 'organization', baseUrl: BENCH_BASE_URL, ip: '127.0.0.1', userAgent: 'bench' });
-    const documents = { tasks: { items: 0, bytes: 0 }, stories: { items: 0, bytes: 0 } } as Record<'tasks' | 'stories', DocumentTally>;
+    // The tasks' and comments' pages by the cursor they start at. Pages read ahead and then
+    // dropped (renderPlan drops them when a page ends before its hint) are read again from
+    // where the document went on: what was written is the chain of pages from the start.
+    const pagesRead = { tasks: new Map(), stories: new Map() } as Record<'tasks' | 'stories', Map<string | null, { tally: DocumentTally; next: string | null }>>;
 
     // The real plan, with each section's pages timed and weighed on the way through.
     const sections = new Map<string, SectionFigures>();
@@ -269,13 +287,12 @@ export async function exportRun(input: { dataset: DatasetRef; workDir: string; d
           let bytes = 0;
           for (const item of result.items) bytes += Buffer.byteLength(item) + 2;
           maxRendered = Math.max(maxRendered, bytes);
-          const written = documents[section.name as 'tasks' | 'stories'];
-          if (written) {
-            if (input.digest) tally(written, result.items, true);
-            else {
-              written.items += result.items.length;
-              written.bytes += bytes - 2 * result.items.length;
-            }
+          const read = pagesRead[section.name as 'tasks' | 'stories'];
+          if (read) {
+            const pageTally: DocumentTally = { items: 0, bytes: 0 };
+            if (input.digest) tally(pageTally, result.items, true);
+            else Object.assign(pageTally, { items: result.items.length, bytes: bytes - 2 * result.items.length });
+            read.set(after, { tally: pageTally, next: result.next });
           }
           return result;
         };
@@ -296,6 +313,7 @@ export async function exportRun(input: { dataset: DatasetRef; workDir: string; d
     if (outcome !== 'finished') throw new Error(`export step ended ${outcome}`);
     const row = await database.db.selectFrom('export_jobs').select(['manifest']).where('gid', '=', job.gid).executeTakeFirstOrThrow();
     const manifest = row.manifest as ExportManifest;
+    const documents = { tasks: writtenChain(pagesRead.tasks), stories: writtenChain(pagesRead.stories) };
     for (const [label, stats] of meter.byLabel) {
       const figures = sections.get(label);
       if (figures) Object.assign(figures, { statements: stats.statements, sql_seconds: stats.busyMs / 1000 });
