@@ -188,16 +188,18 @@ export interface DocumentTally {
   digest?: string;
 }
 
+/** Digests add up modulo 2^64 (so the order of the items does not matter). */
+const addDigest = (sum: bigint, digest: bigint) => (sum + digest) & 0xffff_ffff_ffff_ffffn;
+
 export function tally(into: DocumentTally, items: Iterable<string>, digest: boolean): void {
   let sum = digest ? BigInt(`0x${into.digest ?? '0'}`) : 0n;
   for (const item of items) {
     into.items += 1;
     into.bytes += Buffer.byteLength(item);
-    if (digest) sum = (sum + createHash('sha256').update(item).digest().readBigUInt64BE(0)) & 0xffff_ffff_ffff_ffffn;
+    if (digest) sum = addDigest(sum, createHash('sha256').update(item).digest().readBigUInt64BE(0));
   }
   if (digest) into.digest = sum.toString(16);
 }
-
 
 /** What a section wrote: its pages from the first (cursor null), each followed by the one its cursor leads to. */
 function writtenChain(pages: Map<string | null, { tally: DocumentTally; next: string | null }>): DocumentTally {
@@ -207,7 +209,7 @@ function writtenChain(pages: Map<string | null, { tally: DocumentTally; next: st
   while (page) {
     out.items += page.tally.items;
     out.bytes += page.tally.bytes;
-    if (page.tally.digest !== undefined) sum = ((sum ?? 0n) + BigInt(`0x${page.tally.digest}`)) & 0xffff_ffff_ffff_ffffn;
+    if (page.tally.digest !== undefined) sum = addDigest(sum ?? 0n, BigInt(`0x${page.tally.digest}`));
     page = page.next === null ? undefined : pages.get(page.next);
   }
   if (sum !== null) out.digest = sum.toString(16);
