@@ -1011,7 +1011,8 @@ describe('bad input on every route: a clean 4xx, never a 5xx, nothing changed', 
   test('an offset taken from another list, or crafted to misfit the keys, is refused with a 400, not a 500', async () => {
     const tags = await h.call({ path: `/api/1.0/workspaces/${world.workspace_gid}/tags?limit=1`, token: people.caller.token });
     const offset = tags.body.next_page?.offset as string;
-    expect(Buffer.from(offset, 'base64url').toString()).toMatch(/^\["[^"]*","\d+"\]$/); // (name, gid) keys
+    // (name, gid) keys. The name may be any tag the requests above created, quotes included.
+    expect(JSON.parse(Buffer.from(offset, 'base64url').toString())).toEqual([expect.any(String), expect.stringMatching(/^\d+$/)]);
     const memberships = await h.call({ path: `/api/1.0/projects/${world.project_gid}/project_memberships?offset=${offset}`, token: people.caller.token });
     const crafted = await h.call({ path: `/api/1.0/users/me/sessions?offset=${Buffer.from(JSON.stringify([false, ''])).toString('base64url')}`, token: people.caller.token });
     expect({ otherList: memberships.status, crafted: crafted.status }).toEqual({ otherList: 400, crafted: 400 });
