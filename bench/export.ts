@@ -202,7 +202,10 @@ export function tally(into: DocumentTally, items: Iterable<string>, digest: bool
 }
 
 /** What a section wrote: its pages from the first (cursor null), each followed by the one its cursor leads to. */
-function writtenChain(pages: Map<string | null, { tally: DocumentTally; next: string | null }>): DocumentTally {
+/** The pages a section read, by the cursor each started at: what each held and where the next one starts. */
+export type PagesRead = Map<string | null, { tally: DocumentTally; next: string | null }>;
+
+export function writtenChain(pages: PagesRead): DocumentTally {
   const out: DocumentTally = { items: 0, bytes: 0 };
   let sum: bigint | null = null;
   let page = pages.get(null);
@@ -269,7 +272,7 @@ export async function exportRun(input: { dataset: DatasetRef; workDir: string; d
     // The tasks' and comments' pages by the cursor they start at. Pages read ahead and then
     // dropped (renderPlan drops them when a page ends before its hint) are read again from
     // where the document went on: what was written is the chain of pages from the start.
-    const pagesRead = { tasks: new Map(), stories: new Map() } as Record<'tasks' | 'stories', Map<string | null, { tally: DocumentTally; next: string | null }>>;
+    const pagesRead: Record<'tasks' | 'stories', PagesRead> = { tasks: new Map(), stories: new Map() };
 
     // The real plan, with each section's pages timed and weighed on the way through.
     const sections = new Map<string, SectionFigures>();

@@ -25,7 +25,8 @@ export interface ExportRow {
   engine_document_seconds: number;
   /** seconds / engine_document_seconds. */
   document_ratio: number;
-  engine_document: Pick<EngineDocumentFigures, 'parts' | 'statements' | 'tasks' | 'stories' | 'rows'>;
+  /** The rest of engineDocumentRun's figures (its parts' times, statements, what it wrote). */
+  engine_document: Omit<EngineDocumentFigures, 'seconds'>;
   /** seconds / engine_seconds. */
   ratio: number;
   rows: number;

@@ -166,7 +166,7 @@ async function exportPart(bundle: ChildBundle, work: string): Promise<ExportRow[
           ratio: figures.seconds / engineFigures.seconds,
           engine_document_seconds: documentFigures.seconds,
           document_ratio: figures.seconds / documentFigures.seconds,
-          engine_document: { parts: documentFigures.parts, statements: documentFigures.statements, tasks: documentFigures.tasks, stories: documentFigures.stories, rows: documentFigures.rows },
+          engine_document: (({ seconds: _seconds, ...rest }) => rest)(documentFigures),
           rows: figures.rows,
           statements: figures.statements,
           sql_seconds: figures.sql_seconds,
